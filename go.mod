@@ -1,0 +1,3 @@
+module github.com/fintoro/webhookurl
+
+go 1.24.0
