@@ -1,3 +1,10 @@
 module github.com/fintoro/webhookurl
 
-go 1.24.0
+go 1.26.0
+
+require (
+	github.com/miekg/dns v1.1.73 // indirect
+	github.com/stretchr/testify v1.12.1 // indirect
+	golang.org/x/net v0.63.0 // indirect
+	golang.org/x/sys v0.50.0 // indirect
+)
