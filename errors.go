@@ -154,7 +154,7 @@ func (e *Error) Message() string {
 	case ReasonFragment:
 		return "URL must not contain a fragment (the part after #)"
 	case ReasonInvalidURL:
-		return "URL " + v + " is invalid: " + e.detail
+		return "invalid URL: " + e.detail + " in " + v
 	case ReasonInvalidHost:
 		return "host " + v + " is invalid: " + e.detail
 	case ReasonIPLiteralNotCanonical:
