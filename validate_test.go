@@ -14,17 +14,17 @@ import (
 	"golang.org/x/net/idna"
 )
 
-// fakeResolver serves fixed answers and counts lookups. A name that is not
+// mapResolver serves fixed answers and counts lookups. A name that is not
 // in the map is NXDOMAIN; a name mapped to an error returns it.
-type fakeResolver struct {
+type mapResolver struct {
 	mu      sync.Mutex
 	answers map[string][]netip.Addr
 	errs    map[string]error
 	lookups map[string]int
 }
 
-func newFakeResolver(answers map[string][]string) *fakeResolver {
-	f := &fakeResolver{answers: map[string][]netip.Addr{}, errs: map[string]error{}, lookups: map[string]int{}}
+func newMapResolver(answers map[string][]string) *mapResolver {
+	f := &mapResolver{answers: map[string][]netip.Addr{}, errs: map[string]error{}, lookups: map[string]int{}}
 	for name, addrs := range answers {
 		f.answers[name] = []netip.Addr{}
 		for _, a := range addrs {
@@ -34,7 +34,7 @@ func newFakeResolver(answers map[string][]string) *fakeResolver {
 	return f
 }
 
-func (f *fakeResolver) LookupAddrs(ctx context.Context, host string) ([]netip.Addr, error) {
+func (f *mapResolver) LookupAddrs(ctx context.Context, host string) ([]netip.Addr, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.lookups[host]++
@@ -51,7 +51,7 @@ func (f *fakeResolver) LookupAddrs(ctx context.Context, host string) ([]netip.Ad
 	return append([]netip.Addr(nil), addrs...), nil
 }
 
-func (f *fakeResolver) count(host string) int {
+func (f *mapResolver) count(host string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.lookups[host]
@@ -60,7 +60,7 @@ func (f *fakeResolver) count(host string) int {
 func newTestValidator(t *testing.T, cfg Config) *Validator {
 	t.Helper()
 	if cfg.Resolver == nil {
-		cfg.Resolver = newFakeResolver(nil)
+		cfg.Resolver = newMapResolver(nil)
 	}
 	v, err := New(cfg)
 	require.NoError(t, err)
@@ -369,7 +369,7 @@ func TestValidateStaticRejects(t *testing.T) {
 // TestValidateRejectsStaticFailuresWithoutDNS checks that names rejected by
 // the static rules never reach the resolver.
 func TestValidateRejectsStaticFailuresWithoutDNS(t *testing.T) {
-	resolver := newFakeResolver(nil)
+	resolver := newMapResolver(nil)
 	v := newTestValidator(t, Config{Resolver: resolver})
 	for _, tt := range staticRejects {
 		_, err := v.Validate(context.Background(), tt.in)
@@ -440,7 +440,7 @@ func TestValidateStaticPorts(t *testing.T) {
 }
 
 func TestValidateDNS(t *testing.T) {
-	resolver := newFakeResolver(map[string][]string{
+	resolver := newMapResolver(map[string][]string{
 		"hooks.example.info":                {"93.184.215.14", "2606:2800:21f:cb07:6820:80da:af6b:8b2c"},
 		"127.0.0.1.nip.example.info":        {"127.0.0.1"},
 		"app.localtest.example.info":        {"127.0.0.1"},
@@ -535,7 +535,7 @@ func TestValidateDNS(t *testing.T) {
 }
 
 func TestValidateEmbeddedAddressNamed(t *testing.T) {
-	resolver := newFakeResolver(map[string][]string{"mapped.example.info": {"::ffff:a9fe:a9fe"}})
+	resolver := newMapResolver(map[string][]string{"mapped.example.info": {"::ffff:a9fe:a9fe"}})
 	v := newTestValidator(t, Config{Resolver: resolver})
 
 	_, err := v.Validate(context.Background(), "https://mapped.example.info/")
@@ -547,7 +547,7 @@ func TestValidateEmbeddedAddressNamed(t *testing.T) {
 }
 
 func TestValidateIPLiteralSkipsDNS(t *testing.T) {
-	resolver := newFakeResolver(nil)
+	resolver := newMapResolver(nil)
 	v := newTestValidator(t, Config{Resolver: resolver})
 	res, err := v.Validate(context.Background(), "https://[2606:4700:4700::1111]/")
 	require.NoError(t, err)
@@ -556,7 +556,7 @@ func TestValidateIPLiteralSkipsDNS(t *testing.T) {
 }
 
 func TestValidateContextCanceled(t *testing.T) {
-	resolver := newFakeResolver(map[string][]string{"hooks.example.info": {"93.184.215.14"}})
+	resolver := newMapResolver(map[string][]string{"hooks.example.info": {"93.184.215.14"}})
 	v := newTestValidator(t, Config{Resolver: resolver})
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -600,7 +600,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 }
 
 func TestErrorMessages(t *testing.T) {
-	v := newTestValidator(t, Config{Resolver: newFakeResolver(map[string][]string{
+	v := newTestValidator(t, Config{Resolver: newMapResolver(map[string][]string{
 		"private.example.info": {"10.0.0.5"},
 	})})
 	tests := []struct {
