@@ -9,8 +9,7 @@ import (
 
 // maxCNAMEChain is the number of CNAME records the server follows for one
 // query before it gives up with SERVFAIL, which also ends CNAME loops.
-// Recursive resolvers use limits of this order; the exact value is this
-// package's choice.
+// The value is this package's choice, not copied from a resolver.
 const maxCNAMEChain = 16
 
 // ednsUDPSize is the UDP payload size the server advertises in its OPT
@@ -42,6 +41,10 @@ func (s *Server) serveDNS(w dns.ResponseWriter, req *dns.Msg) {
 	}
 
 	if fault == FaultDrop {
+		// Returning would let the TCP server read the next query and
+		// close the connection when it idles, so the handler waits
+		// for Close to keep the query unanswered.
+		<-s.stopped
 		return
 	}
 
@@ -228,10 +231,10 @@ func (s *Server) addSOALocked(resp *dns.Msg, name string) {
 	})
 }
 
-// send writes resp to the client, preceded over UDP by the bogus datagram
-// that FaultWrongIDFirst or FaultGarbageFirst asks for. Write errors are
-// ignored, because they mean the client has gone, which tests cause on
-// purpose with timeouts.
+// send writes resp to the client. Over UDP, FaultWrongIDFirst and
+// FaultGarbageFirst first send a bogus datagram. Write errors are ignored
+// because in tests they mostly mean that the client has given up, for
+// example after its timeout, and a helper has no one to report them to.
 func (s *Server) send(w dns.ResponseWriter, resp *dns.Msg, network string, fault Fault) {
 	if network == "udp" {
 		switch fault {

@@ -21,14 +21,19 @@ const allNames = "*"
 // the kernel chose is already taken for TCP by another process.
 const listenAttempts = 10
 
+// readTimeout is the read deadline of the dns.Server sockets. The
+// dns.Server sets a fresh deadline before each read, which can undo the
+// one its shutdown sets, so this also bounds how long Close can take.
+const readTimeout = 500 * time.Millisecond
+
 // shutdownTimeout bounds how long Close waits for handlers to return, so a
 // hook that never returns makes Close fail instead of hanging the test.
 const shutdownTimeout = 5 * time.Second
 
 // Server is a DNS server on a loopback port that answers UDP and TCP queries
-// from an in-memory zone, for tests. It behaves like a recursive resolver:
-// replies carry the RA bit and follow CNAME chains. All methods are safe for
-// concurrent use, including from a hook while a query is in flight.
+// from an in-memory zone, for tests. It behaves like a recursive resolver,
+// so replies carry the RA bit and follow CNAME chains. All methods are safe
+// for concurrent use, including from a hook while a query is in flight.
 type Server struct {
 	tb      testing.TB
 	addr    string
@@ -78,8 +83,8 @@ func (seq *sequence) next(qtype uint16) []dns.RR {
 
 // Start starts a Server on 127.0.0.1 with a random port, serving zone, and
 // stops it when the test and its subtests finish. It fails the test if zone
-// contains an invalid record or no port can be bound. Later changes to zone
-// do not affect the server; use Set for that.
+// contains an invalid record or no port can be bound. Start copies zone, so
+// later changes to the map do not affect the server, but Set does.
 func Start(tb testing.TB, zone Zone) *Server {
 	tb.Helper()
 
@@ -132,8 +137,8 @@ func start(tb testing.TB, zone Zone) (*Server, error) {
 	s.addr = packetConn.LocalAddr().String()
 
 	handler := dns.HandlerFunc(s.serveDNS)
-	s.udp = &dns.Server{PacketConn: packetConn, Handler: handler}
-	s.tcp = &dns.Server{Listener: listener, Handler: handler}
+	s.udp = &dns.Server{PacketConn: packetConn, Handler: handler, ReadTimeout: readTimeout}
+	s.tcp = &dns.Server{Listener: listener, Handler: handler, ReadTimeout: readTimeout}
 	if err := activate(s.udp); err != nil {
 		packetConn.Close()
 		listener.Close()
@@ -261,9 +266,8 @@ func (s *Server) Remove(name string) {
 }
 
 // SetSequence makes the server answer the queries for name from answers in
-// turn: the first query of each type gets answers[0], the second
-// answers[1], and so on, and once the list is used up the last answer
-// repeats. Each query type keeps its own position, so an A query and an
+// turn. The first query of each type gets answers[0], the second gets
+// answers[1], and once the list is used up the last answer repeats. Each query type keeps its own position, so an A query and an
 // AAAA query for name both get answers[0]. A lookup that reaches name by
 // following a CNAME also moves the position. This is how tests model DNS
 // rebinding: a public address when a URL is validated, a private one when it
