@@ -1,9 +1,11 @@
 package webhookurl
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"net/netip"
 	"strings"
@@ -27,8 +29,12 @@ type Resolver interface {
 
 // Defaults of DNSConfig.
 const (
-	DefaultQueryTimeout = 2 * time.Second
-	DefaultAttempts     = 2
+	DefaultQueryTimeout   = 2 * time.Second
+	DefaultAttempts       = 2
+	DefaultCacheSize      = 10000
+	DefaultMinTTL         = 5 * time.Second
+	DefaultMaxTTL         = 5 * time.Minute
+	DefaultMaxNegativeTTL = 30 * time.Second
 )
 
 // maxCNAMEChain bounds how many CNAME records a lookup follows, across the
@@ -54,6 +60,28 @@ type DNSConfig struct {
 	// Attempts is how many times each nameserver is tried, in turn, before
 	// the lookup fails. Zero means DefaultAttempts.
 	Attempts int
+
+	// DisableCache turns the answer cache off, so every lookup queries
+	// the nameservers.
+	DisableCache bool
+
+	// CacheSize is the maximum number of names the cache holds; the least
+	// recently used goes first. Zero means DefaultCacheSize.
+	CacheSize int
+
+	// MinTTL and MaxTTL clamp how long an answer with addresses is cached:
+	// the smallest TTL of its records, raised to MinTTL and lowered to
+	// MaxTTL. Zero means DefaultMinTTL and DefaultMaxTTL.
+	MinTTL, MaxTTL time.Duration
+
+	// MaxNegativeTTL caps how long NXDOMAIN and NODATA are cached. They
+	// are cached for the SOA's negative TTL (RFC 2308 Section 5), and not
+	// at all without a SOA. Zero means DefaultMaxNegativeTTL.
+	MaxNegativeTTL time.Duration
+
+	// Now returns the current time for cache expiry. Nil means time.Now;
+	// tests set it to move time without sleeping.
+	Now func() time.Time
 }
 
 // DNSResolver is the built-in Resolver: a stub resolver on miekg/dns that
@@ -63,6 +91,9 @@ type DNSResolver struct {
 	servers  []string
 	timeout  time.Duration
 	attempts int
+
+	minTTL, maxTTL, maxNegativeTTL time.Duration
+	cache                          *cache // nil when caching is off
 }
 
 var errNoNameservers = errors.New("webhookurl: no nameservers configured and none found in /etc/resolv.conf")
@@ -78,6 +109,23 @@ func NewDNSResolver(cfg DNSConfig) (*DNSResolver, error) {
 	}
 	if r.attempts <= 0 {
 		r.attempts = DefaultAttempts
+	}
+	r.minTTL = cmp.Or(cfg.MinTTL, DefaultMinTTL)
+	r.maxTTL = cmp.Or(cfg.MaxTTL, DefaultMaxTTL)
+	r.maxNegativeTTL = cmp.Or(cfg.MaxNegativeTTL, DefaultMaxNegativeTTL)
+	if r.minTTL < 0 || r.maxTTL < r.minTTL || r.maxNegativeTTL < 0 {
+		return nil, fmt.Errorf("webhookurl: invalid cache TTLs: MinTTL %v, MaxTTL %v, MaxNegativeTTL %v", r.minTTL, r.maxTTL, r.maxNegativeTTL)
+	}
+	if !cfg.DisableCache {
+		size := cmp.Or(cfg.CacheSize, DefaultCacheSize)
+		if size < 0 {
+			return nil, fmt.Errorf("webhookurl: invalid CacheSize %d", cfg.CacheSize)
+		}
+		now := cfg.Now
+		if now == nil {
+			now = time.Now
+		}
+		r.cache = newCache(size, now)
 	}
 
 	servers := cfg.Nameservers
@@ -135,26 +183,43 @@ func (f failingResolver) LookupAddrs(context.Context, string) ([]netip.Addr, err
 
 // LookupAddrs resolves host's A and AAAA records in parallel and returns
 // every address. A failure of either query fails the lookup, so a partial
-// answer is never judged as if it were complete.
+// answer is never judged as if it were complete. Answers come from the
+// cache while their TTL lasts; the returned slice is the caller's own.
 func (r *DNSResolver) LookupAddrs(ctx context.Context, host string) ([]netip.Addr, error) {
 	name := dns.CanonicalName(host)
 	if _, ok := dns.IsDomainName(name); !ok {
 		return nil, fmt.Errorf("webhookurl: %q is not a domain name", host)
 	}
+	if r.cache == nil {
+		res := r.resolve(ctx, name)
+		return res.addrs, res.err
+	}
+	return r.cache.lookup(ctx, name, r.resolve)
+}
 
+// lookupResult is the outcome of one uncached lookup of a name, with how
+// long it may be cached. A zero ttl means it must not be cached.
+type lookupResult struct {
+	addrs []netip.Addr
+	err   error
+	ttl   time.Duration
+}
+
+// resolve looks up name's A and AAAA records in parallel, without the cache.
+func (r *DNSResolver) resolve(ctx context.Context, name string) lookupResult {
 	lookupCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	// A first, then AAAA, whichever arrives first.
+	// The A answer comes first in the result, then AAAA.
 	qtypes := [2]uint16{dns.TypeA, dns.TypeAAAA}
-	var addrs [2][]netip.Addr
+	var answers [2]typeAnswer
 	var errs [2]error
 	var wg sync.WaitGroup
 	for i, qtype := range qtypes {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			addrs[i], errs[i] = r.lookupType(lookupCtx, name, qtype)
+			answers[i], errs[i] = r.lookupType(lookupCtx, name, qtype)
 			if errs[i] != nil && !errors.Is(errs[i], ErrNoAddresses) {
 				cancel() // the other query cannot change the outcome
 			}
@@ -163,13 +228,54 @@ func (r *DNSResolver) LookupAddrs(ctx context.Context, host string) ([]netip.Add
 	wg.Wait()
 
 	if err := pickError(ctx, errs[0], errs[1]); err != nil {
-		return nil, err
+		res := lookupResult{err: err}
+		if errors.Is(err, ErrDNSNotFound) {
+			res.ttl = r.negativeTTL(answers[:])
+		}
+		return res
 	}
-	all := append(addrs[0], addrs[1]...)
-	if len(all) == 0 {
-		return nil, fmt.Errorf("%w: %s has no A or AAAA records", ErrNoAddresses, host)
+	addrs := append(answers[0].addrs, answers[1].addrs...)
+	if len(addrs) == 0 {
+		return lookupResult{
+			err: fmt.Errorf("%w: %s has no A or AAAA records", ErrNoAddresses, strings.TrimSuffix(name, ".")),
+			ttl: r.negativeTTL(answers[:]),
+		}
 	}
-	return all, nil
+	return lookupResult{addrs: addrs, ttl: r.positiveTTL(answers[:])}
+}
+
+// positiveTTL is the cache lifetime of an answer with addresses: the
+// smallest TTL of every record used, including the SOA of a type that had
+// no data, clamped to the configured floor and ceiling.
+func (r *DNSResolver) positiveTTL(answers []typeAnswer) time.Duration {
+	ttl := uint32(math.MaxUint32)
+	for _, a := range answers {
+		switch {
+		case len(a.addrs) > 0:
+			ttl = min(ttl, a.ttl)
+		case a.hasSOA:
+			ttl = min(ttl, a.negativeTTL)
+		}
+	}
+	d := time.Duration(ttl) * time.Second
+	return min(max(d, r.minTTL), r.maxTTL)
+}
+
+// negativeTTL is the cache lifetime of NXDOMAIN or NODATA: the SOA's
+// negative TTL, capped low, and zero (not cached) without a SOA.
+func (r *DNSResolver) negativeTTL(answers []typeAnswer) time.Duration {
+	ttl := uint32(math.MaxUint32)
+	found := false
+	for _, a := range answers {
+		if a.hasSOA {
+			ttl = min(ttl, a.negativeTTL)
+			found = true
+		}
+	}
+	if !found {
+		return 0
+	}
+	return min(time.Duration(ttl)*time.Second, r.maxNegativeTTL)
 }
 
 // pickError returns the error that decides a lookup. NODATA for one type is
@@ -196,84 +302,116 @@ func pickError(parent context.Context, errs ...error) error {
 	return decisive[0]
 }
 
+// typeAnswer is the outcome of resolving one record type.
+type typeAnswer struct {
+	addrs []netip.Addr
+	// ttl is the smallest TTL, in seconds, of the records used: every
+	// CNAME of the chain and every address.
+	ttl uint32
+	// negativeTTL is how long a NXDOMAIN or NODATA may be cached: the
+	// smaller of the SOA's TTL and its MINIMUM (RFC 2308 Section 5).
+	// hasSOA is false when the reply carried no SOA, and then the
+	// negative answer is not cached.
+	negativeTTL uint32
+	hasSOA      bool
+}
+
 // lookupType resolves one record type, following a CNAME chain through the
 // answer and, when the answer stops at a CNAME, through further queries.
-func (r *DNSResolver) lookupType(ctx context.Context, name string, qtype uint16) ([]netip.Addr, error) {
+func (r *DNSResolver) lookupType(ctx context.Context, name string, qtype uint16) (typeAnswer, error) {
+	ans := typeAnswer{ttl: math.MaxUint32}
 	seen := map[string]bool{name: true}
 	current := name
 	for {
 		reply, err := r.query(ctx, current, qtype)
 		if err != nil {
-			return nil, err
+			return typeAnswer{}, err
 		}
 		if reply.Rcode == dns.RcodeNameError {
-			return nil, fmt.Errorf("%w: %s (%s)", ErrDNSNotFound, strings.TrimSuffix(current, "."), dns.TypeToString[qtype])
+			ans.negativeTTL, ans.hasSOA = soaTTL(reply)
+			return ans, fmt.Errorf("%w: %s (%s)", ErrDNSNotFound, strings.TrimSuffix(current, "."), dns.TypeToString[qtype])
 		}
 
-		target, addrs, err := followAnswer(reply, current, qtype, seen)
+		target, err := followAnswer(reply, current, qtype, seen, &ans)
 		if err != nil {
-			return nil, err
+			return typeAnswer{}, err
 		}
-		if len(addrs) > 0 {
-			return addrs, nil
+		if len(ans.addrs) > 0 {
+			return ans, nil
 		}
 		if target == current {
-			return nil, fmt.Errorf("%w: %s (%s)", ErrNoAddresses, strings.TrimSuffix(name, "."), dns.TypeToString[qtype])
+			ans.negativeTTL, ans.hasSOA = soaTTL(reply)
+			return ans, fmt.Errorf("%w: %s (%s)", ErrNoAddresses, strings.TrimSuffix(name, "."), dns.TypeToString[qtype])
 		}
 		// The answer ended at a CNAME whose target it did not resolve.
 		current = target
 	}
 }
 
+// soaTTL returns the negative-caching TTL of a reply's SOA record.
+func soaTTL(reply *dns.Msg) (uint32, bool) {
+	for _, rr := range reply.Ns {
+		if soa, ok := rr.(*dns.SOA); ok {
+			return min(soa.Hdr.Ttl, soa.Minttl), true
+		}
+	}
+	return 0, false
+}
+
 // followAnswer walks the CNAME chain that starts at name through the answer
-// section and returns where it ends and the addresses owned by that name.
-// Records owned by other names, and everything in the authority and
-// additional sections, are ignored: a hostile server can put anything
-// there.
-func followAnswer(reply *dns.Msg, name string, qtype uint16, seen map[string]bool) (string, []netip.Addr, error) {
+// section, adds the addresses owned by the name where it ends to ans, and
+// returns that name. Records owned by other names, and everything in the
+// authority and additional sections, are ignored: a hostile server can put
+// anything there.
+func followAnswer(reply *dns.Msg, name string, qtype uint16, seen map[string]bool, ans *typeAnswer) (string, error) {
 	current := name
 	for {
-		next := ""
+		var cname *dns.CNAME
 		for _, rr := range reply.Answer {
-			if c, ok := rr.(*dns.CNAME); ok && strings.EqualFold(c.Hdr.Name, current) {
-				next = dns.CanonicalName(c.Target)
+			if c, ok := rr.(*dns.CNAME); ok && c.Hdr.Class == dns.ClassINET && strings.EqualFold(c.Hdr.Name, current) {
+				cname = c
 				break
 			}
 		}
-		if next == "" {
+		if cname == nil {
 			break
 		}
+		next := dns.CanonicalName(cname.Target)
 		if seen[next] {
-			return "", nil, fmt.Errorf("webhookurl: CNAME loop at %s", strings.TrimSuffix(next, "."))
+			return "", fmt.Errorf("webhookurl: CNAME loop at %s", strings.TrimSuffix(next, "."))
 		}
 		if len(seen) > maxCNAMEChain {
-			return "", nil, fmt.Errorf("webhookurl: CNAME chain from %s is longer than %d", strings.TrimSuffix(name, "."), maxCNAMEChain)
+			return "", fmt.Errorf("webhookurl: CNAME chain from %s is longer than %d", strings.TrimSuffix(name, "."), maxCNAMEChain)
 		}
 		seen[next] = true
+		ans.ttl = min(ans.ttl, cname.Hdr.Ttl)
 		current = next
 	}
 
-	var addrs []netip.Addr
 	for _, rr := range reply.Answer {
-		if !strings.EqualFold(rr.Header().Name, current) || rr.Header().Class != dns.ClassINET {
+		hdr := rr.Header()
+		if hdr.Class != dns.ClassINET || !strings.EqualFold(hdr.Name, current) {
 			continue
 		}
+		var addr netip.Addr
 		switch rec := rr.(type) {
 		case *dns.A:
-			if qtype == dns.TypeA {
-				if a, ok := netip.AddrFromSlice(rec.A.To4()); ok {
-					addrs = append(addrs, a)
-				}
+			if qtype != dns.TypeA || len(rec.A.To4()) != net.IPv4len {
+				continue
 			}
+			addr, _ = netip.AddrFromSlice(rec.A.To4())
 		case *dns.AAAA:
-			if qtype == dns.TypeAAAA {
-				if a, ok := netip.AddrFromSlice(rec.AAAA.To16()); ok && len(rec.AAAA) == net.IPv6len {
-					addrs = append(addrs, a)
-				}
+			if qtype != dns.TypeAAAA || len(rec.AAAA) != net.IPv6len {
+				continue
 			}
+			addr, _ = netip.AddrFromSlice(rec.AAAA)
+		default:
+			continue
 		}
+		ans.addrs = append(ans.addrs, addr)
+		ans.ttl = min(ans.ttl, hdr.Ttl)
 	}
-	return current, addrs, nil
+	return current, nil
 }
 
 // query sends one question to the nameservers in turn, Attempts rounds,
