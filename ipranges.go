@@ -129,11 +129,17 @@ var table = []tableRow{
 	row("8000::/1", "Outside global unicast 2000::/3", "RFC 4291 Section 2.4"),
 }
 
-// The lookup index: for each first octet of an address, the table rows that
-// can contain it, most specific first, so the first match is the answer.
+// indexEntry is one candidate row for a first octet, with the row's prefix
+// pre-split into a base and a mask so a match is two ANDs and compares.
+type indexEntry struct {
+	hi, lo         uint64 // base; IPv4 rows use lo's low 32 bits only
+	maskHi, maskLo uint64
+	row            *tableRow
+}
+
 var (
-	index4 [256][]uint8
-	index6 [256][]uint8
+	index4 [256][]indexEntry
+	index6 [256][]indexEntry
 )
 
 func init() {
@@ -150,12 +156,33 @@ func init() {
 	for _, i := range order {
 		p := table[i].Prefix
 		first, last := firstOctets(p)
+		var e indexEntry
+		e.row = &table[i]
 		idx := &index6
 		if p.Addr().Is4() {
 			idx = &index4
+			b := p.Addr().As4()
+			e.lo = uint64(binary.BigEndian.Uint32(b[:]))
+			if p.Bits() > 0 {
+				e.maskLo = uint64(^uint32(0) << (32 - p.Bits()))
+			}
+		} else {
+			b := p.Addr().As16()
+			e.hi = binary.BigEndian.Uint64(b[:8])
+			e.lo = binary.BigEndian.Uint64(b[8:])
+			bits := p.Bits()
+			switch {
+			case bits >= 64:
+				e.maskHi = ^uint64(0)
+				if bits > 64 {
+					e.maskLo = ^uint64(0) << (128 - bits)
+				}
+			case bits > 0:
+				e.maskHi = ^uint64(0) << (64 - bits)
+			}
 		}
 		for o := first; o <= last; o++ {
-			idx[o] = append(idx[o], uint8(i))
+			idx[o] = append(idx[o], e)
 		}
 	}
 }
@@ -217,46 +244,42 @@ func (c Classification) String() string {
 // (zero) Addr is not public. IPv6 zones are ignored. Classify does not
 // allocate and is safe for concurrent use.
 func Classify(addr netip.Addr) Classification {
-	c := Classification{Addr: addr}
 	if !addr.IsValid() {
-		c.Range = Range{Name: "invalid address"}
-		return c
+		return Classification{Addr: addr, Range: Range{Name: "invalid address"}}
 	}
 
 	r, ok := lookup(addr)
 	if !ok {
-		c.Public = true
-		return c
+		return Classification{Addr: addr, Public: true}
 	}
 	if r.embed == embedNone {
-		c.Range = r.Range
-		return c
+		return Classification{Addr: addr, Range: r.Range}
 	}
+	return classifyEmbedded(addr, r)
+}
 
-	// netip.Prefix.Contains never matches an IPv6 address against an IPv4
-	// prefix, so the embedded address is decoded and looked up on its own.
-	c.Embedded = embeddedIPv4(addr, r.embed)
-	inner, innerBlocked := lookup(c.Embedded)
+//go:noinline
+func classifyEmbedded(addr netip.Addr, r *tableRow) Classification {
+	embedded := embeddedIPv4(addr, r.embed)
+	inner, innerBlocked := lookup(embedded)
 	switch {
 	case innerBlocked:
-		c.Range = inner.Range
+		return Classification{Addr: addr, Embedded: embedded, Range: inner.Range}
 	case r.publicIfEmbeddedPublic:
-		c.Public = true
-	default:
-		c.Range = r.Range
+		return Classification{Addr: addr, Embedded: embedded, Public: true}
 	}
-	return c
+	return Classification{Addr: addr, Embedded: embedded, Range: r.Range}
 }
 
 // lookup returns the most specific table row containing addr.
 func lookup(addr netip.Addr) (*tableRow, bool) {
 	if addr.Is4() {
 		b := addr.As4()
-		v := binary.BigEndian.Uint32(b[:])
-		for _, i := range index4[b[0]] {
-			r := &table[i]
-			if contains4(r.Prefix, v) {
-				return r, true
+		v := uint64(binary.BigEndian.Uint32(b[:]))
+		for i := range index4[b[0]] {
+			e := &index4[b[0]][i]
+			if v&e.maskLo == e.lo {
+				return e.row, true
 			}
 		}
 		return nil, false
@@ -264,42 +287,14 @@ func lookup(addr netip.Addr) (*tableRow, bool) {
 	b := addr.As16()
 	hi := binary.BigEndian.Uint64(b[:8])
 	lo := binary.BigEndian.Uint64(b[8:])
-	for _, i := range index6[b[0]] {
-		r := &table[i]
-		if contains6(r.Prefix, hi, lo) {
-			return r, true
+	entries := index6[b[0]]
+	for i := range entries {
+		e := &entries[i]
+		if hi&e.maskHi == e.hi && lo&e.maskLo == e.lo {
+			return e.row, true
 		}
 	}
 	return nil, false
-}
-
-func contains4(p netip.Prefix, v uint32) bool {
-	b := p.Addr().As4()
-	base := binary.BigEndian.Uint32(b[:])
-	mask := ^uint32(0) << (32 - p.Bits())
-	if p.Bits() == 0 {
-		mask = 0
-	}
-	return v&mask == base
-}
-
-func contains6(p netip.Prefix, hi, lo uint64) bool {
-	b := p.Addr().As16()
-	baseHi := binary.BigEndian.Uint64(b[:8])
-	baseLo := binary.BigEndian.Uint64(b[8:])
-	bits := p.Bits()
-	var maskHi, maskLo uint64
-	switch {
-	case bits >= 64:
-		maskHi = ^uint64(0)
-		maskLo = ^uint64(0) << (128 - bits)
-		if bits == 64 {
-			maskLo = 0
-		}
-	case bits > 0:
-		maskHi = ^uint64(0) << (64 - bits)
-	}
-	return hi&maskHi == baseHi && lo&maskLo == baseLo
 }
 
 // embeddedIPv4 decodes the IPv4 address that an IPv6 address carries.
