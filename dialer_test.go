@@ -29,7 +29,7 @@ import (
 // if it were public. 127.0.0.1 stays forbidden, and a twin listener there
 // records any connection that should never have been made.
 var (
-	hookAddr   = netip.MustParseAddr("127.0.0.2")
+	hookAddr = netip.MustParseAddr("127.0.0.2")
 	twinAddr = netip.MustParseAddr("127.0.0.1")
 )
 
