@@ -1,0 +1,333 @@
+package webhookurl_test
+
+import (
+	"bufio"
+	"context"
+	"net/netip"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fintoro/webhookurl"
+	"github.com/fintoro/webhookurl/webhookurltest"
+)
+
+// The benchmarks read the cases that benchmarks/ also feeds to the peer
+// libraries, so both sets of numbers describe the same inputs. Each
+// benchmark checks the verdicts before it starts the clock: a fast wrong
+// answer is not a result.
+const (
+	benchAddrCases = "benchmarks/testdata/addresses.tsv"
+	benchURLCases  = "benchmarks/testdata/urls.tsv"
+)
+
+type benchURL struct {
+	raw    string
+	accept bool
+}
+
+// readBenchRows returns the tab-separated fields of every line of path that
+// is neither blank nor a # comment.
+func readBenchRows(tb testing.TB, path string, columns int) [][]string {
+	tb.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+
+	var rows [][]string
+	scanner := bufio.NewScanner(f)
+	for scanner.Scan() {
+		line := scanner.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Split(line, "\t")
+		if len(fields) != columns {
+			tb.Fatalf("%s: %q has %d fields; want %d", path, line, len(fields), columns)
+		}
+		rows = append(rows, fields)
+	}
+	if err := scanner.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return rows
+}
+
+func benchAddrs(tb testing.TB) (addrs []netip.Addr, accept []bool) {
+	tb.Helper()
+	for _, fields := range readBenchRows(tb, benchAddrCases, 4) {
+		addrs = append(addrs, netip.MustParseAddr(fields[0]))
+		accept = append(accept, fields[1] == "accept")
+	}
+	return addrs, accept
+}
+
+func benchURLs(tb testing.TB) []benchURL {
+	tb.Helper()
+	var urls []benchURL
+	for _, fields := range readBenchRows(tb, benchURLCases, 3) {
+		raw, err := strconv.Unquote(fields[0])
+		if err != nil {
+			tb.Fatalf("%s: URL %s is not a Go-quoted string: %v", benchURLCases, fields[0], err)
+		}
+		urls = append(urls, benchURL{raw: raw, accept: fields[1] == "accept"})
+	}
+	return urls
+}
+
+// reportPer adds the mean time per item of a batch, so that batches of
+// different sizes compare.
+func reportPer(b *testing.B, items int, unit string) {
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*items), "ns/"+unit)
+}
+
+// interleave times batch a and batch b alternately within every iteration,
+// in turns so neither always runs on a warmer cache, and reports each one's
+// mean time per item and the ratio b/a. On a shared machine a load change
+// then hits both sides alike, which two separate benchmarks cannot promise.
+func interleave(bm *testing.B, items int, unit, nameA string, a func(), nameB string, b func()) {
+	var elapsedA, elapsedB time.Duration
+	timed := func(f func(), total *time.Duration) {
+		start := time.Now()
+		f()
+		*total += time.Since(start)
+	}
+	turn := 0
+	for bm.Loop() {
+		if turn%2 == 0 {
+			timed(a, &elapsedA)
+			timed(b, &elapsedB)
+		} else {
+			timed(b, &elapsedB)
+			timed(a, &elapsedA)
+		}
+		turn++
+	}
+	perItem := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(turn*items) }
+	bm.ReportMetric(perItem(elapsedA), nameA+"-ns/"+unit)
+	bm.ReportMetric(perItem(elapsedB), nameB+"-ns/"+unit)
+	bm.ReportMetric(float64(elapsedB)/float64(elapsedA), nameB+"/"+nameA)
+}
+
+var (
+	sinkPublic bool
+	sinkResult webhookurl.Result
+	sinkURL    *url.URL
+	sinkErr    error
+)
+
+// BenchmarkClassifyMix times Classify over a fixed mix of public, private,
+// reserved, metadata and embedded-IPv4 addresses.
+func BenchmarkClassifyMix(b *testing.B) {
+	addrs, accept := benchAddrs(b)
+	for i, a := range addrs {
+		if got := webhookurl.Classify(a).Public; got != accept[i] {
+			b.Fatalf("Classify(%s).Public = %v; want %v", a, got, accept[i])
+		}
+	}
+
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, a := range addrs {
+			sinkPublic = webhookurl.Classify(a).Public
+		}
+	}
+	reportPer(b, len(addrs), "addr")
+}
+
+// newBenchValidator returns a Validator whose resolver is r, so that no
+// benchmark reads /etc/resolv.conf or reaches a nameserver it did not start.
+func newBenchValidator(b *testing.B, r webhookurl.Resolver) *webhookurl.Validator {
+	b.Helper()
+	v, err := webhookurl.New(webhookurl.Config{Resolver: r})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return v
+}
+
+// BenchmarkStaticCheck times ValidateStatic over every URL case, accepted
+// and rejected, next to url.Parse on the same strings as the floor: any
+// validator has to parse at least that much.
+func BenchmarkStaticCheck(b *testing.B) {
+	urls := benchURLs(b)
+	v := newBenchValidator(b, mapResolver{})
+	for _, u := range urls {
+		if _, err := v.ValidateStatic(u.raw); (err == nil) != u.accept {
+			b.Fatalf("ValidateStatic(%q) error = %v; want accepted = %v", u.raw, err, u.accept)
+		}
+	}
+
+	b.Run("url.Parse", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, u := range urls {
+				sinkURL, sinkErr = url.Parse(u.raw)
+			}
+		}
+		reportPer(b, len(urls), "url")
+	})
+	b.Run("ValidateStatic", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, u := range urls {
+				sinkResult, sinkErr = v.ValidateStatic(u.raw)
+			}
+		}
+		reportPer(b, len(urls), "url")
+	})
+	b.Run("interleaved", func(b *testing.B) {
+		interleave(b, len(urls), "url",
+			"parse", func() {
+				for _, u := range urls {
+					sinkURL, sinkErr = url.Parse(u.raw)
+				}
+			},
+			"static", func() {
+				for _, u := range urls {
+					sinkResult, sinkErr = v.ValidateStatic(u.raw)
+				}
+			})
+	})
+}
+
+// mapResolver stands in for a warm cache: every lookup is a map hit that
+// returns a shared slice, with no copy and no expiry check.
+type mapResolver map[string][]netip.Addr
+
+func (m mapResolver) LookupAddrs(_ context.Context, host string) ([]netip.Addr, error) {
+	addrs, ok := m[host]
+	if !ok {
+		return nil, webhookurl.ErrDNSNotFound
+	}
+	return addrs, nil
+}
+
+// warmHosts returns the accepted URL cases whose host is a DNS name, with
+// that host in the ASCII form the resolver receives.
+func warmHosts(b *testing.B) (raws, hosts []string) {
+	b.Helper()
+	v := newBenchValidator(b, mapResolver{})
+	for _, u := range benchURLs(b) {
+		if !u.accept {
+			continue
+		}
+		res, err := v.ValidateStatic(u.raw)
+		if err != nil {
+			b.Fatalf("ValidateStatic(%q) = %v; want accepted", u.raw, err)
+		}
+		if !res.IsIPLiteral() {
+			raws = append(raws, u.raw)
+			hosts = append(hosts, res.Host)
+		}
+	}
+	return raws, hosts
+}
+
+// Every host resolves to one public IPv4 and one public IPv6 address, the
+// usual shape of a webhook endpoint behind a CDN.
+var benchAnswer = []netip.Addr{
+	netip.MustParseAddr("93.184.215.14"),
+	netip.MustParseAddr("2606:2800:21f:cb07:6820:80da:af6b:8b2c"),
+}
+
+// BenchmarkValidateWarm times full validation of the accepted URLs whose
+// host is a DNS name when every lookup is answered from memory, next to
+// url.Parse on the same strings.
+//
+// NOTE: the resolver is a map, not the built-in DNSResolver, so the cost
+// of the built-in cache's locking and expiry check is not included.
+func BenchmarkValidateWarm(b *testing.B) {
+	raws, hosts := warmHosts(b)
+	resolver := mapResolver{}
+	for _, h := range hosts {
+		resolver[h] = benchAnswer
+	}
+	v := newBenchValidator(b, resolver)
+	ctx := context.Background()
+	for _, raw := range raws {
+		if _, err := v.Validate(ctx, raw); err != nil {
+			b.Fatalf("Validate(%q) = %v; want accepted", raw, err)
+		}
+	}
+
+	b.Run("url.Parse", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, raw := range raws {
+				sinkURL, sinkErr = url.Parse(raw)
+			}
+		}
+		reportPer(b, len(raws), "url")
+	})
+	b.Run("ValidateStatic", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, raw := range raws {
+				sinkResult, sinkErr = v.ValidateStatic(raw)
+			}
+		}
+		reportPer(b, len(raws), "url")
+	})
+	b.Run("Validate", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			for _, raw := range raws {
+				sinkResult, sinkErr = v.Validate(ctx, raw)
+			}
+		}
+		reportPer(b, len(raws), "url")
+	})
+	b.Run("interleaved", func(b *testing.B) {
+		interleave(b, len(raws), "url",
+			"parse", func() {
+				for _, raw := range raws {
+					sinkURL, sinkErr = url.Parse(raw)
+				}
+			},
+			"validate", func() {
+				for _, raw := range raws {
+					sinkResult, sinkErr = v.Validate(ctx, raw)
+				}
+			})
+	})
+}
+
+// BenchmarkValidateCold times full validation when every lookup goes to a
+// nameserver: an A and an AAAA query over UDP to a webhookurltest server on
+// 127.0.0.1. Each iteration uses a new Validator, so no answer is reused.
+func BenchmarkValidateCold(b *testing.B) {
+	raws, hosts := warmHosts(b)
+	zone := webhookurltest.Zone{}
+	for _, h := range hosts {
+		zone[h] = []webhookurltest.Record{
+			webhookurltest.A(benchAnswer[0].String()),
+			webhookurltest.AAAA(benchAnswer[1].String()),
+		}
+	}
+	server := webhookurltest.Start(b, zone)
+	config := webhookurl.Config{DNS: webhookurl.DNSConfig{Nameservers: []string{server.Addr()}}}
+	ctx := context.Background()
+
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		b.StopTimer()
+		v, err := webhookurl.New(config)
+		if err != nil {
+			b.Fatal(err)
+		}
+		raw := raws[i%len(raws)]
+		i++
+		b.StartTimer()
+
+		if _, err := v.Validate(ctx, raw); err != nil {
+			b.Fatalf("Validate(%q) = %v; want accepted", raw, err)
+		}
+	}
+}
