@@ -1,0 +1,136 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"log"
+	"os"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+)
+
+// samples maps a benchmark name, without its -GOMAXPROCS suffix, to the
+// values of each unit across the runs of -count.
+type samples map[string]map[string][]float64
+
+var procSuffix = regexp.MustCompile(`-\d+$`)
+
+// readBench parses go test -bench output: lines of a name, an iteration
+// count, then value and unit pairs.
+func readBench(path string) samples {
+	f, err := os.Open(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+
+	out := samples{}
+	scanner := bufio.NewScanner(f)
+	for scanner.Scan() {
+		fields := strings.Fields(scanner.Text())
+		if len(fields) < 4 || !strings.HasPrefix(fields[0], "Benchmark") || len(fields)%2 != 0 {
+			continue
+		}
+		if _, err := strconv.Atoi(fields[1]); err != nil {
+			continue
+		}
+		name := procSuffix.ReplaceAllString(fields[0], "")
+		if out[name] == nil {
+			out[name] = map[string][]float64{}
+		}
+		for i := 2; i+1 < len(fields); i += 2 {
+			v, err := strconv.ParseFloat(fields[i], 64)
+			if err != nil {
+				log.Fatalf("%s: value %q of %s is not a number", path, fields[i], name)
+			}
+			out[name][fields[i+1]] = append(out[name][fields[i+1]], v)
+		}
+	}
+	if err := scanner.Err(); err != nil {
+		log.Fatal(err)
+	}
+	return out
+}
+
+// median returns the median of one unit of one benchmark, the center that
+// benchstat reports, and whether the benchmark ran.
+func (s samples) median(name, unit string) (float64, bool) {
+	values := slices.Clone(s[name][unit])
+	if len(values) == 0 {
+		return 0, false
+	}
+	slices.Sort(values)
+	n := len(values)
+	if n%2 == 1 {
+		return values[n/2], true
+	}
+	return (values[n/2-1] + values[n/2]) / 2, true
+}
+
+// batch returns how many items one op of name covers, from ns/op divided
+// by the per-item metric that the benchmark reports.
+func (s samples) batch(name, perItemUnit string) (float64, bool) {
+	op, ok1 := s.median(name, "ns/op")
+	item, ok2 := s.median(name, perItemUnit)
+	if !ok1 || !ok2 || item == 0 {
+		return 0, false
+	}
+	return float64(int(op/item + 0.5)), true
+}
+
+func formatNumber(v float64) string {
+	switch {
+	case v >= 100:
+		return fmt.Sprintf("%.0f", v)
+	case v >= 10:
+		return fmt.Sprintf("%.1f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+// row is one measurement of the numbers table.
+type row struct {
+	label, name, perItemUnit string
+}
+
+var numberRows = []row{
+	{"Classify, address mix", "BenchmarkClassifyMix", "ns/addr"},
+	{"webhookurl.Classify, address mix (peer module)", "BenchmarkAddrCheck/webhookurl.Classify", "ns/addr"},
+	{"ssrf.Guardian.SafeAddr, address mix", "BenchmarkAddrCheck/ssrf.SafeAddr", "ns/addr"},
+	{"netip IsGlobalUnicast && !IsPrivate, address mix", "BenchmarkAddrCheck/netip", "ns/addr"},
+	{"url.Parse, URL mix", "BenchmarkStaticCheck/url.Parse", "ns/url"},
+	{"ValidateStatic, URL mix", "BenchmarkStaticCheck/ValidateStatic", "ns/url"},
+	{"url.Parse, accepted DNS-name URLs", "BenchmarkValidateWarm/url.Parse", "ns/url"},
+	{"ValidateStatic, accepted DNS-name URLs", "BenchmarkValidateWarm/ValidateStatic", "ns/url"},
+	{"Validate, warm (in-memory resolver)", "BenchmarkValidateWarm/Validate", "ns/url"},
+	{"Validate, cold (loopback DNS server)", "BenchmarkValidateCold", ""},
+}
+
+// numbersTable prints the median time and allocations per item of every
+// measurement that ran.
+func numbersTable(s samples) string {
+	var b strings.Builder
+	b.WriteString("| Measurement | Items per op | Time per item | Bytes per item | Allocs per item |\n")
+	b.WriteString("|---|---:|---:|---:|---:|\n")
+	for _, r := range numberRows {
+		items, unit := 1.0, "ns/op"
+		if r.perItemUnit != "" {
+			var ok bool
+			if items, ok = s.batch(r.name, r.perItemUnit); !ok {
+				continue
+			}
+			unit = r.perItemUnit
+		}
+		ns, ok := s.median(r.name, unit)
+		if !ok {
+			continue
+		}
+		bytes, _ := s.median(r.name, "B/op")
+		allocs, _ := s.median(r.name, "allocs/op")
+		fmt.Fprintf(&b, "| %s | %.0f | %s ns | %s | %s |\n",
+			r.label, items, formatNumber(ns), formatNumber(bytes/items), formatNumber(allocs/items))
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
