@@ -8,6 +8,7 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -486,8 +487,10 @@ func (r *DNSResolver) exchange(ctx context.Context, server string, q dns.Questio
 	if errors.Is(err, errTruncated) {
 		reply, err = exchangeTCP(ctx, server, msg.Id, q, packed)
 	}
-	if err != nil && ctx.Err() != nil {
-		return nil, fmt.Errorf("timed out after %v: %w", r.timeout, ctx.Err())
+	// The socket deadline can fire a moment before the context's, so a
+	// deadline error from either means the query timed out.
+	if err != nil && (ctx.Err() != nil || errors.Is(err, os.ErrDeadlineExceeded)) {
+		return nil, fmt.Errorf("timed out after %v: %w", r.timeout, os.ErrDeadlineExceeded)
 	}
 	return reply, err
 }

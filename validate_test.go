@@ -51,12 +51,6 @@ func (f *mapResolver) LookupAddrs(ctx context.Context, host string) ([]netip.Add
 	return append([]netip.Addr(nil), addrs...), nil
 }
 
-func (f *mapResolver) count(host string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.lookups[host]
-}
-
 func newTestValidator(t *testing.T, cfg Config) *Validator {
 	t.Helper()
 	if cfg.Resolver == nil {
