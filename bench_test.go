@@ -17,8 +17,8 @@ import (
 
 // The benchmarks read the cases that benchmarks/ also feeds to the peer
 // libraries, so both sets of numbers describe the same inputs. Each
-// benchmark checks the verdicts before it starts the clock: a fast wrong
-// answer is not a result.
+// benchmark checks the verdicts before it starts the clock, because a fast
+// wrong verdict is not a result.
 const (
 	benchAddrCases = "benchmarks/testdata/addresses.tsv"
 	benchURLCases  = "benchmarks/testdata/urls.tsv"
@@ -86,10 +86,11 @@ func reportPer(b *testing.B, items int, unit string) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*items), "ns/"+unit)
 }
 
-// interleave times batch a and batch b alternately within every iteration,
-// in turns so neither always runs on a warmer cache, and reports each one's
-// mean time per item and the ratio b/a. On a shared machine a load change
-// then hits both sides alike, which two separate benchmarks cannot promise.
+// interleave times batch a and batch b in turns within every iteration and
+// reports each one's mean time per item and the ratio b/a. The order
+// alternates so that neither side always runs on a warmer cache. On a
+// shared machine a load change then hits both sides alike, which two
+// separate benchmarks cannot promise.
 func interleave(bm *testing.B, items int, unit, nameA string, a func(), nameB string, b func()) {
 	var elapsedA, elapsedB time.Duration
 	timed := func(f func(), total *time.Duration) {
@@ -152,8 +153,8 @@ func newBenchValidator(b *testing.B, r webhookurl.Resolver) *webhookurl.Validato
 }
 
 // BenchmarkStaticCheck times ValidateStatic over every URL case, accepted
-// and rejected, next to url.Parse on the same strings as the floor: any
-// validator has to parse at least that much.
+// and rejected, next to url.Parse on the same strings as the floor, because
+// any validator has to parse at least that much.
 func BenchmarkStaticCheck(b *testing.B) {
 	urls := benchURLs(b)
 	v := newBenchValidator(b, mapResolver{})
@@ -196,8 +197,9 @@ func BenchmarkStaticCheck(b *testing.B) {
 	})
 }
 
-// mapResolver stands in for a warm cache: every lookup is a map hit that
-// returns a shared slice, with no copy and no expiry check.
+// mapResolver is an in-memory Resolver that models a warm cache. Every
+// lookup is a map hit that returns a shared slice, with no copy and no
+// expiry check.
 type mapResolver map[string][]netip.Addr
 
 func (m mapResolver) LookupAddrs(_ context.Context, host string) ([]netip.Addr, error) {
@@ -229,8 +231,8 @@ func warmHosts(b *testing.B) (raws, hosts []string) {
 	return raws, hosts
 }
 
-// Every host resolves to one public IPv4 and one public IPv6 address, the
-// usual shape of a webhook endpoint behind a CDN.
+// Every host resolves to one public IPv4 and one public IPv6 address, as a
+// dual-stack webhook endpoint does.
 var benchAnswer = []netip.Addr{
 	netip.MustParseAddr("93.184.215.14"),
 	netip.MustParseAddr("2606:2800:21f:cb07:6820:80da:af6b:8b2c"),
@@ -300,7 +302,8 @@ func BenchmarkValidateWarm(b *testing.B) {
 
 // BenchmarkValidateCold times full validation when every lookup goes to a
 // nameserver: an A and an AAAA query over UDP to a webhookurltest server on
-// 127.0.0.1. Each iteration uses a new Validator, so no answer is reused.
+// 127.0.0.1. Each iteration uses a new Validator, so nothing comes from a
+// cache.
 func BenchmarkValidateCold(b *testing.B) {
 	raws, hosts := warmHosts(b)
 	zone := webhookurltest.Zone{}

@@ -1,8 +1,8 @@
 // Package benchmarks compares webhookurl with the libraries and
 // hand-written checks people pick instead: code.dny.dev/ssrf,
-// github.com/doyensec/safeurl and the net/netip predicates. It measures
-// speed with go test -bench and prints which verdicts each one gets right
-// on a shared list of harmless and hostile addresses and URLs.
+// github.com/doyensec/safeurl and the net/netip predicates. Its benchmarks
+// measure speed, and cmd/benchreport prints which verdicts each one gets
+// right on a shared list of harmless and hostile addresses and URLs.
 //
 // Nothing here dials or resolves. The peers are called only on values in
 // memory. safeurl checks addresses only inside its HTTP client's dialer, so

@@ -19,7 +19,7 @@ const (
 	// Accept means the value passed every check the library runs.
 	Accept Verdict = iota
 
-	// Reject means the library refused the value.
+	// Reject means the library rejected the value.
 	Reject
 
 	// Deferred means the library passes the value on and judges the
@@ -58,7 +58,7 @@ func verdictOf(accept bool) Verdict {
 // has no address check that can be called in memory.
 type Peer struct {
 	Name      string
-	Setup     string // how the library is configured and called
+	Setup     string // configuration and call used in the comparison
 	CheckAddr func(netip.Addr) Verdict
 	CheckURL  func(string) Verdict
 }
@@ -131,8 +131,8 @@ func checkParsedURL(raw string, isPublic func(netip.Addr) bool) Verdict {
 // transport, where a real client would resolve and dial.
 var errNotDialed = errors.New("benchmarks: request reached the transport and was not sent")
 
-// failingTransport stands in for safeurl's dialing transport so that no
-// request leaves the process.
+// failingTransport replaces safeurl's dialing transport so that no request
+// leaves the process.
 type failingTransport struct{}
 
 func (failingTransport) RoundTrip(*http.Request) (*http.Response, error) {
@@ -157,7 +157,7 @@ func checkSafeurl(client *safeurl.WrappedClient, raw string) Verdict {
 	return Reject
 }
 
-// noResolver fails every lookup; the static check never calls it.
+// noResolver fails every lookup. The static check never calls it.
 type noResolver struct{}
 
 func (noResolver) LookupAddrs(context.Context, string) ([]netip.Addr, error) {

@@ -47,7 +47,7 @@ func TestWebhookurlMatchesCases(t *testing.T) {
 	}
 }
 
-func TestSafeurlNeverReachesNetwork(t *testing.T) {
+func TestSafeurlPreDialChecks(t *testing.T) {
 	peers, err := Peers()
 	if err != nil {
 		t.Fatal(err)
@@ -68,7 +68,7 @@ var (
 )
 
 // BenchmarkAddrCheck times each address check over the whole mix in
-// testdata/addresses.tsv; ns/addr is the mean time per address.
+// testdata/addresses.tsv. ns/addr is the mean time per address.
 func BenchmarkAddrCheck(b *testing.B) {
 	cases := loadAddrCases(b)
 	addrs := make([]netip.Addr, len(cases))

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
 
 	"github.com/fintoro/webhookurl/benchmarks"
 )
@@ -185,9 +186,21 @@ func summary(peers []benchmarks.Peer, tallies []tally) string {
 	return strings.Join(lines, "\n")
 }
 
-// markdownCode quotes a URL for a table cell: Go escapes make control and
-// invisible characters visible, and a pipe would end the cell.
+// markdownCode prepares a URL for a table cell. Control, space-like and
+// invisible format characters other than a plain space are shown as Go
+// escapes, and a pipe is escaped because it would end the cell.
 func markdownCode(raw string) string {
-	quoted := strconv.Quote(raw)
-	return strings.ReplaceAll(quoted[1:len(quoted)-1], "|", `\|`)
+	var b strings.Builder
+	for _, r := range raw {
+		switch {
+		case r == '|':
+			b.WriteString(`\|`)
+		case r == ' ' || unicode.IsGraphic(r) && !unicode.IsSpace(r) && !unicode.Is(unicode.Cf, r):
+			b.WriteRune(r)
+		default:
+			quoted := strconv.QuoteRune(r)
+			b.WriteString(quoted[1 : len(quoted)-1])
+		}
+	}
+	return b.String()
 }
