@@ -12,20 +12,64 @@ import (
 // its rows against [Classify].
 const SpecialPurposeRegistryDate = "2026-12-04"
 
-// Range is one block of the address table.
+// Range is one block of the address table, or a block a Validator was
+// configured to deny. It is a small read-only handle, so a Classification
+// stays cheap to copy and no caller can change the table through it. The
+// zero Range names no block.
 type Range struct {
-	Prefix netip.Prefix
-	Name   string // registry name, such as "Private-Use"
-	RFC    string // defining document, such as "RFC 1918"
+	info *rangeInfo
 }
+
+type rangeInfo struct {
+	prefix netip.Prefix
+	name   string // registry name, such as "Private-Use"
+	rfc    string // defining document, such as "RFC 1918"
+}
+
+// Prefix returns the block, or the zero Prefix for the zero Range and for
+// the pseudo-ranges of invalid and zoned addresses.
+func (r Range) Prefix() netip.Prefix {
+	if r.info == nil {
+		return netip.Prefix{}
+	}
+	return r.info.prefix
+}
+
+// Name returns the registry name of the block, such as "Private-Use".
+func (r Range) Name() string {
+	if r.info == nil {
+		return ""
+	}
+	return r.info.name
+}
+
+// RFC returns the document that defines the block, such as "RFC 1918".
+func (r Range) RFC() string {
+	if r.info == nil {
+		return ""
+	}
+	return r.info.rfc
+}
+
+// IsZero reports whether r names no block.
+func (r Range) IsZero() bool { return r.info == nil }
 
 // String returns the prefix, name and RFC in one line, for logs.
 func (r Range) String() string {
-	if !r.Prefix.IsValid() {
-		return r.Name
+	switch {
+	case r.info == nil:
+		return ""
+	case !r.info.prefix.IsValid():
+		return r.info.name
 	}
-	return r.Prefix.String() + " " + r.Name + " (" + r.RFC + ")"
+	return r.info.prefix.String() + " " + r.info.name + " (" + r.info.rfc + ")"
 }
+
+// Pseudo-ranges for addresses that no prefix describes.
+var (
+	invalidAddress = &rangeInfo{name: "invalid address"}
+	zonedAddress   = &rangeInfo{name: "address with an IPv6 zone, which names a local interface"}
+)
 
 // embedding says where a range carries an IPv4 address inside an IPv6 one.
 type embedding uint8
@@ -38,7 +82,7 @@ const (
 )
 
 type tableRow struct {
-	Range
+	rangeInfo
 	embed embedding
 	// publicIfEmbeddedPublic marks NAT64's well-known prefix, which is
 	// globally reachable: a DNS64 resolver synthesises such addresses for
@@ -48,7 +92,7 @@ type tableRow struct {
 }
 
 func row(prefix, name, rfc string) tableRow {
-	return tableRow{Range: Range{Prefix: netip.MustParsePrefix(prefix), Name: name, RFC: rfc}}
+	return tableRow{rangeInfo: rangeInfo{prefix: netip.MustParsePrefix(prefix), name: name, rfc: rfc}}
 }
 
 func embeddingRow(prefix, name, rfc string, e embedding) tableRow {
@@ -99,7 +143,7 @@ var table = []tableRow{
 	embeddingRow("::/96", "IPv4-compatible (deprecated)", "RFC 4291 Section 2.5.5.1", embedLow32),
 	embeddingRow("::ffff:0:0:0/96", "IPv4-translated", "RFC 2765 Section 2.1", embedLow32),
 	{
-		Range:                  Range{Prefix: netip.MustParsePrefix("64:ff9b::/96"), Name: "IPv4-IPv6 Translation", RFC: "RFC 6052"},
+		rangeInfo:              rangeInfo{prefix: netip.MustParsePrefix("64:ff9b::/96"), name: "IPv4-IPv6 Translation", rfc: "RFC 6052"},
 		embed:                  embedLow32,
 		publicIfEmbeddedPublic: true,
 	},
@@ -151,10 +195,10 @@ func init() {
 		order[i] = i
 	}
 	slices.SortStableFunc(order, func(a, b int) int {
-		return table[b].Prefix.Bits() - table[a].Prefix.Bits()
+		return table[b].prefix.Bits() - table[a].prefix.Bits()
 	})
 	for _, i := range order {
-		p := table[i].Prefix
+		p := table[i].prefix
 		first, last := firstOctets(p)
 		var e indexEntry
 		e.row = &table[i]
@@ -200,11 +244,13 @@ func firstOctets(p netip.Prefix) (first, last int) {
 // that Classify reports as not public.
 func SpecialPurposeRanges() []Range {
 	out := make([]Range, len(table))
-	for i, r := range table {
-		out[i] = r.Range
+	for i := range table {
+		out[i] = table[i].asRange()
 	}
 	return out
 }
+
+func (r *tableRow) asRange() Range { return Range{info: &r.rangeInfo} }
 
 // Classification is the verdict of [Classify] on one address.
 type Classification struct {
@@ -241,19 +287,23 @@ func (c Classification) String() string {
 
 // Classify reports whether addr is a public address that a webhook may be
 // delivered to and, if not, which range of the table it fell in. An invalid
-// (zero) Addr is not public. IPv6 zones are ignored. Classify does not
-// allocate and is safe for concurrent use.
+// (zero) Addr is not public, and neither is an address with an IPv6 zone:
+// a zone names a local interface, so such an address is judged by its
+// block when that is not public, and rejected as zoned otherwise. Classify
+// does not allocate and is safe for concurrent use.
 func Classify(addr netip.Addr) Classification {
 	if !addr.IsValid() {
-		return Classification{Addr: addr, Range: Range{Name: "invalid address"}}
+		return Classification{Addr: addr, Range: Range{invalidAddress}}
 	}
 
 	r, ok := lookup(addr)
-	if !ok {
+	switch {
+	case !ok && addr.Zone() != "":
+		return Classification{Addr: addr, Range: Range{zonedAddress}}
+	case !ok:
 		return Classification{Addr: addr, Public: true}
-	}
-	if r.embed == embedNone {
-		return Classification{Addr: addr, Range: r.Range}
+	case r.embed == embedNone:
+		return Classification{Addr: addr, Range: r.asRange()}
 	}
 	return classifyEmbedded(addr, r)
 }
@@ -264,11 +314,11 @@ func classifyEmbedded(addr netip.Addr, r *tableRow) Classification {
 	inner, innerBlocked := lookup(embedded)
 	switch {
 	case innerBlocked:
-		return Classification{Addr: addr, Embedded: embedded, Range: inner.Range}
-	case r.publicIfEmbeddedPublic:
+		return Classification{Addr: addr, Embedded: embedded, Range: inner.asRange()}
+	case r.publicIfEmbeddedPublic && addr.Zone() == "":
 		return Classification{Addr: addr, Embedded: embedded, Public: true}
 	}
-	return Classification{Addr: addr, Embedded: embedded, Range: r.Range}
+	return Classification{Addr: addr, Embedded: embedded, Range: r.asRange()}
 }
 
 // lookup returns the most specific table row containing addr.

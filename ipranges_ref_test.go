@@ -40,10 +40,10 @@ func referenceLookup(ranges []Range, addr netip.Addr) (Range, bool) {
 	var best Range
 	found := false
 	for _, r := range ranges {
-		if !r.Prefix.Contains(addr) {
+		if !r.Prefix().Contains(addr) {
 			continue
 		}
-		if !found || r.Prefix.Bits() > best.Prefix.Bits() {
+		if !found || r.Prefix().Bits() > best.Prefix().Bits() {
 			best = r
 			found = true
 		}
@@ -79,7 +79,7 @@ func referenceClassify(addr netip.Addr) Classification {
 		c.Public = true
 		return c
 	}
-	e, embeds := referenceEmbeddings[outer.Prefix]
+	e, embeds := referenceEmbeddings[outer.Prefix()]
 	if !embeds {
 		c.Range = outer
 		return c

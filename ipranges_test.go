@@ -65,27 +65,27 @@ func verdictProblem(c Classification) string {
 		return ""
 	}
 	if !c.Addr.IsValid() {
-		if c.Range.Prefix.IsValid() {
-			return fmt.Sprintf("invalid address names prefix %s", c.Range.Prefix)
+		if c.Range.Prefix().IsValid() {
+			return fmt.Sprintf("invalid address names prefix %s", c.Range.Prefix())
 		}
 		return ""
 	}
-	if !c.Range.Prefix.IsValid() {
+	if !c.Range.Prefix().IsValid() {
 		return "non-public verdict names no prefix"
 	}
-	if c.Range.Prefix.Contains(c.Addr.WithZone("")) {
+	if c.Range.Prefix().Contains(c.Addr.WithZone("")) {
 		return ""
 	}
-	if c.Embedded.IsValid() && c.Range.Prefix.Contains(c.Embedded) {
+	if c.Embedded.IsValid() && c.Range.Prefix().Contains(c.Embedded) {
 		return ""
 	}
-	return fmt.Sprintf("range %s contains neither the address nor the embedded %v", c.Range.Prefix, c.Embedded)
+	return fmt.Sprintf("range %s contains neither the address nor the embedded %v", c.Range.Prefix(), c.Embedded)
 }
 
 func TestClassifyRangeBoundaries(t *testing.T) {
 	for _, r := range SpecialPurposeRanges() {
-		t.Run(r.Prefix.String(), func(t *testing.T) {
-			for _, addr := range []netip.Addr{r.Prefix.Addr(), lastAddr(r.Prefix)} {
+		t.Run(r.Prefix().String(), func(t *testing.T) {
+			for _, addr := range []netip.Addr{r.Prefix().Addr(), lastAddr(r.Prefix())} {
 				c := Classify(addr)
 				assert.False(t, c.Public, "Classify(%s) = %v; want not public", addr, c)
 				assert.Empty(t, verdictProblem(c), "Classify(%s) = %v", addr, c)
@@ -97,12 +97,12 @@ func TestClassifyRangeBoundaries(t *testing.T) {
 func TestSpecialPurposeRangesCanonical(t *testing.T) {
 	seen := map[netip.Prefix]bool{}
 	for _, r := range SpecialPurposeRanges() {
-		assert.True(t, r.Prefix.IsValid(), "range %q has an invalid prefix", r.Name)
-		assert.Equal(t, r.Prefix.Masked(), r.Prefix, "prefix %s has host bits set", r.Prefix)
-		assert.False(t, seen[r.Prefix], "prefix %s is listed twice", r.Prefix)
-		assert.NotEmpty(t, r.Name, "prefix %s has no name", r.Prefix)
-		assert.NotEmpty(t, r.RFC, "prefix %s has no RFC", r.Prefix)
-		seen[r.Prefix] = true
+		assert.True(t, r.Prefix().IsValid(), "range %q has an invalid prefix", r.Name)
+		assert.Equal(t, r.Prefix().Masked(), r.Prefix(), "prefix %s has host bits set", r.Prefix())
+		assert.False(t, seen[r.Prefix()], "prefix %s is listed twice", r.Prefix())
+		assert.NotEmpty(t, r.Name, "prefix %s has no name", r.Prefix())
+		assert.NotEmpty(t, r.RFC, "prefix %s has no RFC", r.Prefix())
+		seen[r.Prefix()] = true
 	}
 }
 
@@ -113,7 +113,7 @@ func TestSpecialPurposeRangesReturnsCopy(t *testing.T) {
 
 	mutated := SpecialPurposeRanges()
 	for i := range mutated {
-		mutated[i] = Range{Prefix: netip.MustParsePrefix("8.0.0.0/8"), Name: "mutated"}
+		mutated[i] = Range{&rangeInfo{prefix: netip.MustParsePrefix("8.0.0.0/8"), name: "mutated"}}
 	}
 
 	assert.Equal(t, before, SpecialPurposeRanges(), "SpecialPurposeRanges changed after its result was mutated")
@@ -206,7 +206,7 @@ func TestClassifyRegistry(t *testing.T) {
 	rows, _ := readRegistry(t)
 	tableRows := map[netip.Prefix]bool{}
 	for _, r := range SpecialPurposeRanges() {
-		tableRows[r.Prefix] = true
+		tableRows[r.Prefix()] = true
 	}
 	var blocked []netip.Prefix
 	for _, r := range rows {
@@ -265,7 +265,7 @@ func TestClassifyRegistry(t *testing.T) {
 			for _, addr := range []netip.Addr{first, last} {
 				c := Classify(addr)
 				assert.False(t, c.Public, "Classify(%s) = %v; want not public (inside %s)", addr, c, enclosing)
-				assert.Equal(t, enclosing, c.Range.Prefix, "Classify(%s) = %v; want range %s", addr, c, enclosing)
+				assert.Equal(t, enclosing, c.Range.Prefix(), "Classify(%s) = %v; want range %s", addr, c, enclosing)
 			}
 		})
 	}
@@ -451,7 +451,7 @@ func TestClassifyHostile(t *testing.T) {
 			if tc.rangePrefix != "" {
 				wantPrefix = netip.MustParsePrefix(tc.rangePrefix)
 			}
-			assert.Equal(t, wantPrefix, c.Range.Prefix, "Classify(%s) = %v; want range %v", addr, c, wantPrefix)
+			assert.Equal(t, wantPrefix, c.Range.Prefix(), "Classify(%s) = %v; want range %v", addr, c, wantPrefix)
 			assert.Empty(t, verdictProblem(c), "Classify(%s) = %v", addr, c)
 		})
 	}
@@ -460,8 +460,8 @@ func TestClassifyHostile(t *testing.T) {
 func TestClassifyIPv4Neighbours(t *testing.T) {
 	var v4 []netip.Prefix
 	for _, r := range SpecialPurposeRanges() {
-		if r.Prefix.Addr().Is4() {
-			v4 = append(v4, r.Prefix)
+		if r.Prefix().Addr().Is4() {
+			v4 = append(v4, r.Prefix())
 		}
 	}
 	inAnyBlock := func(a netip.Addr) bool {
@@ -490,8 +490,8 @@ func TestClassifyInvalidAddr(t *testing.T) {
 	c := Classify(netip.Addr{})
 	assert.False(t, c.Public, "Classify(zero Addr) = %v; want not public", c)
 	assert.False(t, c.Embedded.IsValid(), "Classify(zero Addr) = %v; want no Embedded", c)
-	assert.False(t, c.Range.Prefix.IsValid(), "Classify(zero Addr) = %v; want no prefix", c)
-	assert.NotEmpty(t, c.Range.Name, "Classify(zero Addr) = %v; want a Range name saying why", c)
+	assert.False(t, c.Range.Prefix().IsValid(), "Classify(zero Addr) = %v; want no prefix", c)
+	assert.NotEmpty(t, c.Range.Name(), "Classify(zero Addr) = %v; want a Range name saying why", c)
 }
 
 // benchmarkAddrs is a fixed mix of public, private, reserved and embedded
@@ -609,8 +609,8 @@ func referenceInputs(t *testing.T) []netip.Addr {
 	var addrs []netip.Addr
 
 	for _, r := range ranges {
-		first, last := r.Prefix.Addr(), lastAddr(r.Prefix)
-		addrs = append(addrs, first, middleAddr(r.Prefix), last)
+		first, last := r.Prefix().Addr(), lastAddr(r.Prefix())
+		addrs = append(addrs, first, middleAddr(r.Prefix()), last)
 		if prev := first.Prev(); prev.IsValid() {
 			addrs = append(addrs, prev)
 		}
@@ -618,7 +618,7 @@ func referenceInputs(t *testing.T) []netip.Addr {
 			addrs = append(addrs, next)
 		}
 		for range 50 {
-			addrs = append(addrs, randomIn(r.Prefix, rng))
+			addrs = append(addrs, randomIn(r.Prefix(), rng))
 		}
 	}
 	for _, tc := range hostileCases {
@@ -651,13 +651,13 @@ func referenceInputs(t *testing.T) []netip.Addr {
 		}
 	}
 	for _, r := range ranges {
-		if r.Prefix.Addr().Is4() {
-			v4 = append(v4, r.Prefix.Addr(), lastAddr(r.Prefix), r.Prefix.Addr().Prev(), lastAddr(r.Prefix).Next())
+		if r.Prefix().Addr().Is4() {
+			v4 = append(v4, r.Prefix().Addr(), lastAddr(r.Prefix()), r.Prefix().Addr().Prev(), lastAddr(r.Prefix()).Next())
 		}
 	}
 	for _, r := range ranges {
 		// Walk ranges rather than the map, so rng draws in a fixed order.
-		prefix := r.Prefix
+		prefix := r.Prefix()
 		if _, ok := referenceEmbeddings[prefix]; !ok {
 			continue
 		}
@@ -685,5 +685,14 @@ func TestClassifyMatchesReference(t *testing.T) {
 		if failures == 20 {
 			t.Fatalf("stopping after %d mismatches", failures)
 		}
+	}
+}
+
+func TestClassifyZonedPublicAddress(t *testing.T) {
+	for _, s := range []string{"2606:4700:4700::1111%eth0", "64:ff9b::808:808%1"} {
+		addr := netip.MustParseAddr(s)
+		c := Classify(addr)
+		assert.False(t, c.Public, "Classify(%s) = %v; want not public: a zone names a local interface", addr, c)
+		assert.NotEmpty(t, c.Range.Name(), "Classify(%s) names why", addr)
 	}
 }

@@ -57,7 +57,7 @@ type Validator struct {
 	maxLength int
 	ports     []uint16 // sorted; empty allows every port
 	allow     []netip.Prefix
-	deny      []netip.Prefix
+	deny      []rangeInfo
 	resolver  Resolver
 }
 
@@ -87,8 +87,12 @@ func New(cfg Config) (*Validator, error) {
 	if v.allow, err = cleanPrefixes("Allow", cfg.Allow); err != nil {
 		return nil, err
 	}
-	if v.deny, err = cleanPrefixes("Deny", cfg.Deny); err != nil {
+	deny, err := cleanPrefixes("Deny", cfg.Deny)
+	if err != nil {
 		return nil, err
+	}
+	for _, p := range deny {
+		v.deny = append(v.deny, rangeInfo{prefix: p, name: "Denied by configuration", rfc: "Config.Deny"})
 	}
 
 	v.resolver = cfg.Resolver
@@ -224,18 +228,19 @@ func resolveError(host string, err error) *Error {
 // every address it is about to dial.
 func (v *Validator) CheckAddr(addr netip.Addr) Classification {
 	c := Classify(addr)
-	for _, p := range v.deny {
+	for i := range v.deny {
+		p := v.deny[i].prefix
 		if p.Contains(addr.WithZone("")) || (c.Embedded.IsValid() && p.Contains(c.Embedded)) {
 			c.Public = false
-			c.Range = Range{Prefix: p, Name: "Denied by configuration", RFC: "Config.Deny"}
+			c.Range = Range{&v.deny[i]}
 			return c
 		}
 	}
-	if c.Public {
+	if c.Public || addr.Zone() != "" {
 		return c
 	}
 	for _, p := range v.allow {
-		if p.Contains(addr.WithZone("")) {
+		if p.Contains(addr) {
 			c.Public = true
 			c.Range = Range{}
 			return c

@@ -536,7 +536,7 @@ func TestValidateEmbeddedAddressNamed(t *testing.T) {
 	var e *Error
 	require.ErrorAs(t, err, &e)
 	assert.Equal(t, netip.MustParseAddr("169.254.169.254"), e.Class.Embedded)
-	assert.Equal(t, "169.254.0.0/16", e.Class.Range.Prefix.String())
+	assert.Equal(t, "169.254.0.0/16", e.Class.Range.Prefix().String())
 	assert.Contains(t, e.Detail(), "169.254.169.254")
 }
 
