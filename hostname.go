@@ -3,6 +3,8 @@ package webhookurl
 import (
 	"net/netip"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
@@ -55,7 +57,13 @@ func checkHost(raw string) (host, *Error) {
 	// dots, circled letters and upper case are judged as what they become:
 	// "127。0。0。1" is 127.0.0.1 to Go's net/http too.
 	name := raw
-	if needsIDNA(name) {
+	switch {
+	case !needsIDNA(name):
+	case isASCIIHostText(name):
+		// UTS #46 maps A-Z to a-z and leaves the rest of this set alone,
+		// so lowercasing is the whole mapping; checkLabels does the rest.
+		name = strings.ToLower(name)
+	default:
 		mapped, err := idna.Lookup.ToASCII(name)
 		if err != nil {
 			return host{}, &Error{Reason: ReasonInvalidHost, Value: raw, Err: err,
@@ -100,16 +108,49 @@ func checkHost(raw string) (host, *Error) {
 		return host{}, reject(ReasonSingleLabelHost, raw, "")
 	}
 
-	suffix, icann := publicsuffix.PublicSuffix(name)
-	if !icann && (strings.IndexByte(suffix, '.') < 0 || !isICANNTLD(name[lastDot+1:])) {
-		// Private suffixes such as github.io sit under ICANN TLDs and are
-		// fine; a TLD that is not on the ICANN list (.corp, .lan) is not.
-		return host{}, reject(ReasonUnknownTLD, raw, "")
-	}
-	if icann && suffix == name {
-		return host{}, reject(ReasonPublicSuffix, raw, "")
+	if reason := suffixReason(name); reason != "" {
+		return host{}, reject(reason, raw, "")
 	}
 	return host{name: name}, nil
+}
+
+// suffixMemo remembers suffixReason's verdicts. Webhook hosts repeat, from
+// one validation of a stored URL to the next, and publicsuffix.PublicSuffix
+// costs more than the rest of the host rules together, with an allocation
+// on every call. The memo is cleared whenever it passes suffixMemoSize
+// entries, so hostile input cannot grow it.
+var (
+	suffixMemo      sync.Map // name -> Reason
+	suffixMemoCount atomic.Int64
+)
+
+const suffixMemoSize = 4096
+
+// suffixReason returns ReasonUnknownTLD for a name whose top-level domain
+// is not on ICANN's list, ReasonPublicSuffix for a name that is itself an
+// ICANN public suffix such as co.uk, and "" otherwise.
+func suffixReason(name string) Reason {
+	if r, ok := suffixMemo.Load(name); ok {
+		return r.(Reason)
+	}
+
+	var reason Reason
+	suffix, icann := publicsuffix.PublicSuffix(name)
+	switch {
+	case icann && suffix == name:
+		reason = ReasonPublicSuffix
+	case !icann && (strings.IndexByte(suffix, '.') < 0 || !isICANNTLD(name[strings.LastIndexByte(name, '.')+1:])):
+		// Private suffixes such as github.io sit under ICANN TLDs and are
+		// fine; a TLD that is not on the ICANN list (.corp, .lan) is not.
+		reason = ReasonUnknownTLD
+	}
+
+	if suffixMemoCount.Add(1) > suffixMemoSize {
+		suffixMemo.Clear()
+		suffixMemoCount.Store(0)
+	}
+	suffixMemo.Store(strings.Clone(name), reason)
+	return reason
 }
 
 // hasLabelSuffix reports whether name is suffix or a name under it.
@@ -138,6 +179,23 @@ func needsIDNA(name string) bool {
 		}
 	}
 	return strings.HasPrefix(name, "xn--") || strings.Contains(name, ".xn--")
+}
+
+// isASCIIHostText reports whether name has only ASCII letters of either
+// case, digits, hyphens and dots, and no punycode label in any case.
+func isASCIIHostText(name string) bool {
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	for label := range strings.SplitSeq(name, ".") {
+		if len(label) >= 4 && strings.EqualFold(label[:4], "xn--") {
+			return false
+		}
+	}
+	return true
 }
 
 // checkLabels checks the length and characters of an ASCII name without

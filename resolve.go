@@ -187,15 +187,26 @@ func (f failingResolver) LookupAddrs(context.Context, string) ([]netip.Addr, err
 // answer is never judged as if it were complete. Answers come from the
 // cache while their TTL lasts; the returned slice is the caller's own.
 func (r *DNSResolver) LookupAddrs(ctx context.Context, host string) ([]netip.Addr, error) {
-	name := dns.CanonicalName(host)
-	if _, ok := dns.IsDomainName(name); !ok {
-		return nil, fmt.Errorf("webhookurl: %q is not a domain name", host)
+	// The cache key is the lowercase name without the root dot, which is
+	// what Validator passes, so a cache hit costs no allocation here.
+	key := strings.TrimSuffix(host, ".")
+	if hasUpper(key) {
+		key = strings.ToLower(key)
 	}
 	if r.cache == nil {
-		res := r.resolve(ctx, name)
+		res := r.resolve(ctx, key)
 		return res.addrs, res.err
 	}
-	return r.cache.lookup(ctx, name, r.resolve)
+	return r.cache.lookup(ctx, key, r.resolve)
+}
+
+func hasUpper(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			return true
+		}
+	}
+	return false
 }
 
 // lookupResult is the outcome of one uncached lookup of a name, with how
@@ -206,8 +217,14 @@ type lookupResult struct {
 	ttl   time.Duration
 }
 
-// resolve looks up name's A and AAAA records in parallel, without the cache.
-func (r *DNSResolver) resolve(ctx context.Context, name string) lookupResult {
+// resolve looks up the A and AAAA records of host, a lowercase name
+// without the root dot, in parallel and without the cache.
+func (r *DNSResolver) resolve(ctx context.Context, host string) lookupResult {
+	name := dns.Fqdn(host)
+	if _, ok := dns.IsDomainName(name); !ok || host == "" {
+		return lookupResult{err: fmt.Errorf("webhookurl: %q is not a domain name", host)}
+	}
+
 	lookupCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 

@@ -498,8 +498,9 @@ func buildCanonical(h host, port uint16, tail string) (string, *Error) {
 		b.WriteString(h.name)
 	}
 	if port != 443 {
+		var digits [5]byte
 		b.WriteByte(':')
-		b.WriteString(strconv.Itoa(int(port)))
+		b.Write(strconv.AppendUint(digits[:0], uint64(port), 10))
 	}
 	if path == "" {
 		b.WriteByte('/')
@@ -543,12 +544,19 @@ func appendEscaped(b *strings.Builder, s string, query bool) *Error {
 	return nil
 }
 
-// isPathChar reports whether c may appear unencoded in a path: unreserved,
-// sub-delims, ':', '@' and '/'.
-func isPathChar(c byte) bool {
-	switch {
-	case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		return true
+// pathChars marks the bytes that may appear unencoded in a path:
+// unreserved, sub-delims, ':', '@' and '/'.
+var pathChars = func() (t [256]bool) {
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
 	}
-	return strings.IndexByte("-._~!$&'()*+,;=:@/", c) >= 0
-}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for _, c := range []byte("-._~!$&'()*+,;=:@/") {
+		t[c] = true
+	}
+	return t
+}()
+
+func isPathChar(c byte) bool { return pathChars[c] }

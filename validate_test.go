@@ -650,8 +650,8 @@ func TestEveryReasonHasSentinelAndMessage(t *testing.T) {
 }
 
 // TestASCIIFastPathMatchesIDNA checks that skipping IDNA for plain ASCII
-// names changes nothing: such names map to themselves under the Lookup
-// profile whenever checkLabels accepts them.
+// names changes nothing: such names map to themselves, or to their lower
+// case, under the Lookup profile whenever checkLabels accepts them.
 func TestASCIIFastPathMatchesIDNA(t *testing.T) {
 	names := []string{
 		"hooks.example.com", "a.b.c", "x1-2.example.info", "ab--c.example.com",
@@ -659,6 +659,14 @@ func TestASCIIFastPathMatchesIDNA(t *testing.T) {
 		"123.example.com", "a.b-", strings.Repeat("a", 63) + ".com",
 	}
 	for _, name := range names {
+		upper := strings.ToUpper(name[:1]) + name[1:]
+		require.True(t, isASCIIHostText(upper), "isASCIIHostText(%q)", upper)
+		if checkLabels(name, name) == nil {
+			mapped, err := idna.Lookup.ToASCII(upper)
+			assert.NoError(t, err, "idna.Lookup.ToASCII(%q)", upper)
+			assert.Equal(t, name, mapped, "upper case maps to lower case only")
+		}
+
 		require.False(t, needsIDNA(name), "needsIDNA(%q)", name)
 		if checkLabels(name, name) != nil {
 			continue
@@ -667,4 +675,24 @@ func TestASCIIFastPathMatchesIDNA(t *testing.T) {
 		assert.NoError(t, err, "idna.Lookup.ToASCII(%q)", name)
 		assert.Equal(t, name, mapped, "idna.Lookup.ToASCII(%q)", name)
 	}
+}
+
+func TestSuffixMemoBounded(t *testing.T) {
+	for i := range suffixMemoSize + 10 {
+		suffixReason(fmt.Sprintf("h%d.example.com", i))
+	}
+	assert.LessOrEqual(t, suffixMemoCount.Load(), int64(suffixMemoSize))
+	assert.Equal(t, Reason(""), suffixReason("hooks.example.com"))
+	assert.Equal(t, ReasonPublicSuffix, suffixReason("co.uk"))
+	assert.Equal(t, ReasonPublicSuffix, suffixReason("co.uk"), "the memo keeps the verdict")
+	assert.Equal(t, ReasonUnknownTLD, suffixReason("hooks.corp"))
+	assert.Equal(t, ReasonUnknownTLD, suffixReason("hooks.corp"), "the memo keeps the verdict")
+}
+
+func TestIsASCIIHostText(t *testing.T) {
+	assert.True(t, isASCIIHostText("Hooks.Example.COM"))
+	assert.False(t, isASCIIHostText("XN--MNCHEN-3YA.de"), "punycode in upper case goes through IDNA")
+	assert.False(t, isASCIIHostText("a.Xn--b.com"))
+	assert.False(t, isASCIIHostText("ｈooks.example.com"))
+	assert.False(t, isASCIIHostText("hooks_1.example.com"))
 }
