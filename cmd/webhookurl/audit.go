@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -60,8 +61,9 @@ const maxParallel = 1024
 
 type auditFlags struct {
 	commonFlags
-	onlyRejected bool
-	parallel     int
+	onlyRejected     bool
+	noDuplicateCheck bool
+	parallel         int
 }
 
 func runAudit(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, h hooks) int {
@@ -74,6 +76,7 @@ func runAudit(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	var flags auditFlags
 	flags.register(fs)
 	fs.BoolVar(&flags.onlyRejected, "only-rejected", false, "print only rejected and invalid records; the summary still counts all")
+	fs.BoolVar(&flags.noDuplicateCheck, "no-duplicate-check", false, "do not report repeated ids as duplicate_id, so that memory stays flat however\nlong the export; use it when the ids are known to be unique")
 	fs.IntVar(&flags.parallel, "parallel", 8, "`number` of records validated at the same time")
 	if code, done := parseFlags(fs, args); done {
 		return code
@@ -111,9 +114,10 @@ func runAudit(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	return a.run(ctx, name, input)
 }
 
-// auditor runs one audit: a reader goroutine that decodes records in order,
-// a pool of workers that validate them, and the calling goroutine, which
-// prints results in input order and counts them.
+// auditor runs one audit: a reader goroutine that decodes records in order
+// and groups them in batches, a pool of workers that validate the records
+// of a batch and format their output, and the calling goroutine, which
+// writes the batches in input order and counts the results.
 type auditor struct {
 	flags     auditFlags
 	validator *webhookurl.Validator
@@ -122,12 +126,56 @@ type auditor struct {
 	hooks     hooks
 }
 
-// job is one record on its way through the pipeline. done receives its
-// result exactly once and has room for it, so a worker never waits for
-// the printer.
-type job struct {
-	sub  subscription
-	done chan recordResult
+// Records per batch. A static run validates a record in microseconds, so
+// batches of many records keep channel operations and goroutine switches
+// off the per-record cost. A run with DNS puts each record in a batch of
+// its own, so that one slow lookup holds back no other record and each
+// result is written as soon as the records before it are done.
+const (
+	staticBatchSize = 128
+	dnsBatchSize    = 1
+)
+
+// batch is a run of consecutive records on their way through the pipeline.
+// Batches are reused, so a run allocates a few dozen of them at most.
+type batch struct {
+	subs []subscription
+
+	// counts has one entry per record of subs, and out holds the
+	// formatted output of the records that -only-rejected lets through.
+	// A worker fills both.
+	counts []resultCount
+	out    bytes.Buffer
+	enc    *json.Encoder
+
+	// done receives one value when the batch is ready to write. It has
+	// room for it, so a worker never waits for the printer.
+	done chan struct{}
+}
+
+// resultCount is the part of a recordResult that the summary counts.
+type resultCount struct {
+	verdict  string
+	reason   string
+	disabled bool
+}
+
+func newBatch(size int) *batch {
+	b := &batch{
+		subs:   make([]subscription, 0, size),
+		counts: make([]resultCount, 0, size),
+		done:   make(chan struct{}, 1),
+	}
+	b.enc = json.NewEncoder(&b.out)
+	b.enc.SetEscapeHTML(false)
+	return b
+}
+
+func (b *batch) reset() {
+	clear(b.subs) // drop references to the records' text
+	b.subs = b.subs[:0]
+	b.counts = b.counts[:0]
+	b.out.Reset()
 }
 
 func (a *auditor) run(ctx context.Context, name string, input io.Reader) int {
@@ -137,30 +185,40 @@ func (a *auditor) run(ctx context.Context, name string, input io.Reader) int {
 		fmt.Fprintf(a.stderr, "webhookurl audit: reading %s: %v\n", name, err)
 		return exitRejected
 	}
+	if a.flags.noDuplicateCheck {
+		records.ids = nil
+	}
 
-	// order carries every job in input order to the printer; its capacity
-	// is the reorder window. With the jobs held by workers, it bounds the
-	// records in memory, whatever the size of the export.
-	order := make(chan *job, 4*a.flags.parallel)
-	work := make(chan *job)
+	// order carries every batch in input order to the printer; its
+	// capacity is the reorder window. With the batch being filled and the
+	// one being written, it bounds the records in memory, whatever the
+	// size of the export. free returns written batches to the reader.
+	batchSize := dnsBatchSize
+	if a.flags.static {
+		batchSize = staticBatchSize
+	}
+	order := make(chan *batch, 2*a.flags.parallel)
+	work := make(chan *batch, a.flags.parallel)
+	free := make(chan *batch, cap(order)+2)
 	var readErr error
 	go func() {
 		defer close(order)
 		defer close(work)
-		readErr = a.read(ctx, records, order, work)
+		readErr = a.read(ctx, records, batchSize, order, work, free)
 	}()
 
 	var workers sync.WaitGroup
 	for range a.flags.parallel {
 		workers.Go(func() {
-			for j := range work {
-				j.done <- a.check(ctx, j.sub)
+			for b := range work {
+				a.checkBatch(ctx, b)
+				b.done <- struct{}{}
 			}
 		})
 	}
 
 	progress := newProgress(a.stderr, a.hooks, counted, sizeOf(input))
-	sum, writeErr := a.print(ctx, order, progress)
+	sum, writeErr := a.print(ctx, order, free, progress)
 	workers.Wait()
 	progress.stop()
 
@@ -185,35 +243,80 @@ func (a *auditor) run(ctx context.Context, name string, input io.Reader) int {
 	return exitOK
 }
 
-// read decodes records and hands each to the printer, and to the workers
-// unless the record is invalid. It stops at the end of the input, on a
-// read error or when ctx is done.
-func (a *auditor) read(ctx context.Context, records *recordReader, order, work chan<- *job) error {
+// read decodes records into batches of up to size records and hands each
+// batch to the printer and to the workers. It stops at the end of the
+// input, on a read error or when ctx is done.
+func (a *auditor) read(ctx context.Context, records *recordReader, size int, order, work chan<- *batch, free <-chan *batch) error {
+	var b *batch
+	send := func() bool {
+		order <- b
+		select {
+		case work <- b:
+			b = nil
+			return true
+		case <-ctx.Done():
+			// The printer writes nothing once ctx is done, so
+			// this batch only has to unblock it.
+			b.done <- struct{}{}
+			b = nil
+			return false
+		}
+	}
+
 	for ctx.Err() == nil {
 		sub, err := records.next()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
 		if err != nil {
+			if b != nil {
+				send()
+			}
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
 			return err
 		}
 
-		j := &job{sub: sub, done: make(chan recordResult, 1)}
-		order <- j
-		if sub.problemReason != "" {
-			j.done <- newInvalidResult(sub)
-			continue
+		if b == nil {
+			select {
+			case b = <-free:
+				b.reset()
+			default:
+				b = newBatch(size)
+			}
 		}
-		select {
-		case work <- j:
-		case <-ctx.Done():
-			// The printer drops results once ctx is done, so
-			// this one only has to unblock it.
-			j.done <- newInvalidResult(sub)
+		b.subs = append(b.subs, sub)
+		if len(b.subs) == size && !send() {
 			return nil
 		}
 	}
+	if b != nil {
+		send()
+	}
 	return nil
+}
+
+// checkBatch validates the records of b and formats the output of those
+// that are printed.
+func (a *auditor) checkBatch(ctx context.Context, b *batch) {
+	for _, sub := range b.subs {
+		var res recordResult
+		if sub.problemReason != "" {
+			res = newInvalidResult(sub)
+		} else {
+			res = a.check(ctx, sub)
+		}
+		b.counts = append(b.counts, resultCount{verdict: res.Verdict, reason: res.Reason, disabled: res.Disabled})
+
+		if a.flags.onlyRejected && res.Verdict == verdictOK {
+			continue
+		}
+		// Writes to a bytes.Buffer do not fail, and neither does
+		// encoding a recordResult.
+		if a.flags.json {
+			b.enc.Encode(res)
+		} else {
+			res.writeText(&b.out)
+		}
+	}
 }
 
 // check validates the URL of one well-formed record.
@@ -222,50 +325,54 @@ func (a *auditor) check(ctx context.Context, sub subscription) recordResult {
 	return newRecordResult(sub, v)
 }
 
-// print writes the result of every job in the order the jobs arrive and
-// returns the counts. After ctx is done it prints nothing more, because
-// a later result may be a DNS failure caused by the interrupt, but it
-// still drains order so that the reader and workers can finish.
-func (a *auditor) print(ctx context.Context, order <-chan *job, progress *progress) (summary, error) {
+// print writes the output of every batch in the order the batches arrive
+// and returns the counts. After ctx is done it writes nothing more,
+// because a later result may be a DNS failure caused by the interrupt,
+// but it still drains order so that the reader and workers can finish.
+func (a *auditor) print(ctx context.Context, order <-chan *batch, free chan<- *batch, progress *progress) (summary, error) {
 	out := bufio.NewWriterSize(a.stdout, 64<<10)
-	enc := json.NewEncoder(out)
-	enc.SetEscapeHTML(false)
 	sum := newSummary()
 
 	var writeErr error
-	for j := range order {
-		var res recordResult
+	for b := range order {
 		select {
-		case res = <-j.done:
+		case <-b.done:
 		default:
-			// The next result is not ready: show what is
-			// known so far while the lookup runs.
+			// The next batch is not ready: show what is known
+			// so far while its lookups run.
 			if writeErr == nil {
 				writeErr = out.Flush()
 			}
-			res = <-j.done
+			<-b.done
 		}
 
 		if ctx.Err() != nil {
 			sum.Interrupted = true
 			continue
 		}
-		sum.add(res)
-		progress.record(res.Verdict != verdictOK)
-
-		if writeErr != nil || (a.flags.onlyRejected && res.Verdict == verdictOK) {
-			continue
+		rejected := 0
+		for _, c := range b.counts {
+			sum.add(c)
+			if c.verdict != verdictOK {
+				rejected++
+			}
 		}
-		if a.flags.json {
-			writeErr = enc.Encode(res)
-		} else {
-			writeErr = res.writeText(out)
+		progress.record(len(b.counts), rejected)
+		if writeErr == nil {
+			_, writeErr = out.Write(b.out.Bytes())
+		}
+
+		select {
+		case free <- b:
+		default:
 		}
 	}
 	if writeErr != nil {
 		return sum, writeErr
 	}
 
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
 	if a.flags.json {
 		writeErr = enc.Encode(struct {
 			Summary summary `json:"summary"`

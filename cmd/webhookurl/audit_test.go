@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -406,22 +407,39 @@ func generateExport(w io.Writer, n int) error {
 }
 
 // BenchmarkAudit runs a static audit of a generated 100,000-record export
-// and reports records per second.
+// and reports records per second and allocations per record. The output
+// goes to io.Discard, so that the growth of an output buffer is not
+// counted as audit's.
 func BenchmarkAudit(b *testing.B) {
 	const n = 100_000
 	var export bytes.Buffer
 	require.NoError(b, generateExport(&export, n))
 
-	b.ReportAllocs()
-	for b.Loop() {
-		var stdout, stderr bytes.Buffer
-		code := runWith(context.Background(), []string{"audit", "-static", "-json", "-parallel", "8"},
-			bytes.NewReader(export.Bytes()), &stdout, &stderr, hooks{})
-		if code != exitRejected {
-			b.Fatalf("audit returned %d; want %d: %s", code, exitRejected, stderr.String())
-		}
+	for _, bench := range []struct {
+		name string
+		args []string
+	}{
+		{"duplicate-check", nil},
+		{"no-duplicate-check", []string{"-no-duplicate-check"}},
+	} {
+		b.Run(bench.name, func(b *testing.B) {
+			args := append([]string{"audit", "-static", "-json", "-parallel", "8"}, bench.args...)
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			for b.Loop() {
+				var stderr bytes.Buffer
+				code := runWith(context.Background(), args, bytes.NewReader(export.Bytes()), io.Discard, &stderr, hooks{})
+				if code != exitRejected {
+					b.Fatalf("audit returned %d; want %d: %s", code, exitRejected, stderr.String())
+				}
+			}
+			runtime.ReadMemStats(&after)
+			records := float64(n * b.N)
+			b.ReportMetric(records/b.Elapsed().Seconds(), "records/s")
+			b.ReportMetric(float64(after.Mallocs-before.Mallocs)/records, "allocs/record")
+			b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/records, "B/record")
+		})
 	}
-	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
 }
 
 // TestGenerateExport writes the export used for memory measurements when

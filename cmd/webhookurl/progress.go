@@ -62,12 +62,11 @@ func newProgress(w io.Writer, h hooks, input *countingReader, size int64) *progr
 	return p
 }
 
-// record counts one finished record.
-func (p *progress) record(rejected bool) {
-	p.done.Add(1)
-	if rejected {
-		p.rejected.Add(1)
-	}
+// record counts finished records, of which rejected were rejected or
+// invalid.
+func (p *progress) record(done, rejected int) {
+	p.done.Add(int64(done))
+	p.rejected.Add(int64(rejected))
 }
 
 // stop writes the last progress line and waits for the writer to end.

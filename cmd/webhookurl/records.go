@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"io"
 	"strconv"
 )
@@ -73,7 +72,10 @@ type wireRecord struct {
 // further, such as after a read failure.
 type recordReader struct {
 	next func() (subscription, error)
-	ids  idSet
+
+	// ids holds the ids seen so far, or is nil when duplicate detection
+	// is off.
+	ids *idSet
 }
 
 // newRecordReader detects the format of the export from its first byte
@@ -212,9 +214,102 @@ func malformed(pos position, problem string) subscription {
 
 // parse decodes one record and applies the checks that need no
 // validation: the record's shape, the type of each field and the
-// uniqueness of its id, in that order.
+// uniqueness of its id, in that order. Most records take the fast path of
+// parseScanned. The rest, and every record with a problem in its shape,
+// are decoded again by parseSlow with encoding/json, whose error messages
+// audit reports.
 func (rr *recordReader) parse(pos position, raw []byte) subscription {
-	raw = bytes.TrimSpace(raw)
+	if sub, ok := rr.parseScanned(pos, raw); ok {
+		return sub
+	}
+	return rr.parseSlow(pos, raw)
+}
+
+// parseScanned decodes a record found by scanRecord whose id is a number
+// or a plain string, whose name and url are plain strings, null or absent,
+// and whose company_id and enabled need no decoding. It reports false for
+// any other record, before it changes the id set.
+func (rr *recordReader) parseScanned(pos position, raw []byte) (subscription, bool) {
+	rec, ok := scanRecord(raw)
+	if !ok {
+		return subscription{}, false
+	}
+
+	sub := subscription{pos: pos, id: rec.id, companyID: rec.companyID, enabled: true}
+	switch jsonKind(rec.companyID) {
+	case "object", "array":
+		return subscription{}, false // printed compacted by parseSlow
+	}
+	switch {
+	case isNull(rec.enabled):
+	case string(rec.enabled) == "true":
+	case string(rec.enabled) == "false":
+		sub.enabled = false
+	default:
+		return subscription{}, false
+	}
+	if !isNull(rec.name) {
+		name, ok := plainString(rec.name)
+		if !ok {
+			return subscription{}, false
+		}
+		sub.name = string(name)
+	}
+	var url []byte
+	if !isNull(rec.url) {
+		if url, ok = plainString(rec.url); !ok {
+			return subscription{}, false
+		}
+		sub.url = string(url)
+	}
+
+	var idText []byte
+	switch jsonKind(rec.id) {
+	case "string":
+		if idText, ok = plainString(rec.id); !ok {
+			return subscription{}, false
+		}
+	case "number":
+		idText = rec.id
+	default:
+		return subscription{}, false
+	}
+
+	if rr.isDuplicate(&sub, rec.id[0] == '"', idText) {
+		return sub, true
+	}
+	if isNull(rec.url) {
+		return withProblem(sub, reasonMissingURL, "record has no url"), true
+	}
+	return sub, true
+}
+
+// isDuplicate records the id of sub and reports whether it was seen
+// before, in which case it sets the problem of sub. It reports false when
+// duplicate detection is off.
+func (rr *recordReader) isDuplicate(sub *subscription, isString bool, idText []byte) bool {
+	if rr.ids == nil {
+		return false
+	}
+	var first position
+	var seen bool
+	if isString {
+		first, seen = rr.ids.addString(idText, sub.pos)
+	} else {
+		first, seen = rr.ids.addNumber(idText, sub.pos)
+	}
+	if seen {
+		*sub = withProblem(*sub, reasonDuplicateID, "id "+string(sub.id)+" was already used at "+first.String())
+	}
+	return seen
+}
+
+// parseSlow decodes a record with encoding/json. It handles every record,
+// but at several times the cost of parseScanned.
+func (rr *recordReader) parseSlow(pos position, raw []byte) subscription {
+	// Only JSON white space may surround a record (RFC 8259, section 2).
+	// bytes.TrimSpace would also accept U+00A0 and other Unicode spaces.
+	raw = bytes.Trim(raw, " \t\r\n")
 	if len(raw) == 0 || raw[0] != '{' {
 		var v any
 		if err := json.Unmarshal(raw, &v); err != nil {
@@ -246,8 +341,18 @@ func (rr *recordReader) parse(pos position, raw []byte) subscription {
 		return withProblem(sub, reasonMalformedRecord, "enabled is a JSON "+jsonKind(wire.Enabled)+"; want true or false")
 	}
 
-	if first, seen := rr.ids.add(wire.ID, pos); seen {
-		return withProblem(sub, reasonDuplicateID, "id "+string(sub.id)+" was already used at "+first.String())
+	// A string id is compared after decoding, so "\u0041" and "A" are
+	// the same id.
+	isString := wire.ID[0] == '"'
+	idText := []byte(wire.ID)
+	if isString {
+		var text string
+		if err := json.Unmarshal(wire.ID, &text); err == nil {
+			idText = []byte(text)
+		}
+	}
+	if rr.isDuplicate(&sub, isString, idText) {
+		return sub
 	}
 
 	switch {
@@ -311,44 +416,4 @@ func compact(raw json.RawMessage) json.RawMessage {
 		return raw
 	}
 	return b.Bytes()
-}
-
-// idSet remembers the ids seen so far by a 64-bit hash of each, with the
-// position of its first record. It grows by one map entry per record,
-// an estimated 20 to 40 bytes with the map's spare room, so duplicate detection is the one
-// part of audit whose memory grows with the export.
-//
-// NOTE: two different ids with the same 64-bit hash would be reported as
-// duplicates. The seed is random per run, and the chance of any collision
-// among n ids is about n²/2⁶⁵: 3e-8 for a million ids.
-type idSet struct {
-	seed  maphash.Seed
-	first map[uint64]int // line number or array index
-}
-
-func newIDSet() idSet {
-	return idSet{seed: maphash.MakeSeed(), first: make(map[uint64]int)}
-}
-
-// add records id and reports the position of its first record if it was
-// seen before. The string "42" and the number 42 are different ids; a
-// string id is compared after decoding, so "\u0041" and "A" are the same.
-func (s idSet) add(id json.RawMessage, pos position) (position, bool) {
-	key := string(id)
-	if id[0] == '"' {
-		var text string
-		if err := json.Unmarshal(id, &text); err == nil {
-			key = `"` + text
-		}
-	}
-	h := maphash.String(s.seed, key)
-	if first, ok := s.first[h]; ok {
-		return position{line: first, index: first, array: pos.array}, true
-	}
-	if pos.array {
-		s.first[h] = pos.index
-	} else {
-		s.first[h] = pos.line
-	}
-	return position{}, false
 }

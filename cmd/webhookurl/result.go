@@ -150,9 +150,9 @@ func newSummary() summary {
 	return summary{Reasons: make(map[string]int)}
 }
 
-func (s *summary) add(res recordResult) {
+func (s *summary) add(res resultCount) {
 	s.Records++
-	switch res.Verdict {
+	switch res.verdict {
 	case verdictOK:
 		s.OK++
 	case verdictRejected:
@@ -160,11 +160,11 @@ func (s *summary) add(res recordResult) {
 	default:
 		s.Invalid++
 	}
-	if res.Disabled {
+	if res.disabled {
 		s.Disabled++
 	}
-	if res.Reason != "" {
-		s.Reasons[res.Reason]++
+	if res.reason != "" {
+		s.Reasons[res.reason]++
 	}
 }
 
