@@ -752,16 +752,25 @@ func FuzzResolverReply(f *testing.F) {
 	}})
 	require.NoError(f, err)
 
-	f.Fuzz(func(t *testing.T, reply []byte, mode byte) {
-		server.reset(reply, mode)
-
+	validate := func() (Result, time.Duration, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), lookupDeadline)
 		defer cancel()
 		start := time.Now()
 		res, err := v.Validate(ctx, "https://"+fuzzHost+"/")
-		elapsed := time.Since(start)
+		return res, time.Since(start), err
+	}
 
-		require.Less(t, elapsed, lookupDeadline+lookupSlack, "Validate took %v with a %v deadline", elapsed, lookupDeadline)
+	f.Fuzz(func(t *testing.T, reply []byte, mode byte) {
+		server.reset(reply, mode)
+		res, elapsed, err := validate()
+
+		// A slow lookup is run again before it counts as an overrun, so
+		// that a moment of CPU starvation is not reported as a bug.
+		if elapsed >= lookupDeadline+lookupSlack {
+			server.reset(reply, mode)
+			res, elapsed, err = validate()
+		}
+		require.Less(t, elapsed, lookupDeadline+lookupSlack, "Validate took %v twice with a %v deadline", elapsed, lookupDeadline)
 		if err != nil {
 			requireValidatorError(t, err)
 			return
