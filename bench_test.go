@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -87,32 +88,41 @@ func reportPer(b *testing.B, items int, unit string) {
 }
 
 // interleave times batch a and batch b in turns within every iteration and
-// reports each one's mean time per item and the ratio b/a. The order
-// alternates so that neither side always runs on a warmer cache. On a
-// shared machine a load change then hits both sides alike, which two
-// separate benchmarks cannot promise.
+// reports, for each, the median batch time divided by the items in a
+// batch, and the ratio of the two medians. The order alternates so that
+// neither side always runs on a warmer cache. On a shared machine a load
+// change then hits both sides alike, and the median drops the batches
+// that another process preempted, which means and separate benchmarks
+// cannot do.
 func interleave(bm *testing.B, items int, unit, nameA string, a func(), nameB string, b func()) {
-	var elapsedA, elapsedB time.Duration
-	timed := func(f func(), total *time.Duration) {
+	var timesA, timesB []time.Duration
+	timed := func(f func(), times *[]time.Duration) {
 		start := time.Now()
 		f()
-		*total += time.Since(start)
+		*times = append(*times, time.Since(start))
 	}
-	turn := 0
 	for bm.Loop() {
-		if turn%2 == 0 {
-			timed(a, &elapsedA)
-			timed(b, &elapsedB)
+		if len(timesA)%2 == 0 {
+			timed(a, &timesA)
+			timed(b, &timesB)
 		} else {
-			timed(b, &elapsedB)
-			timed(a, &elapsedA)
+			timed(b, &timesB)
+			timed(a, &timesA)
 		}
-		turn++
 	}
-	perItem := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(turn*items) }
-	bm.ReportMetric(perItem(elapsedA), nameA+"-ns/"+unit)
-	bm.ReportMetric(perItem(elapsedB), nameB+"-ns/"+unit)
-	bm.ReportMetric(float64(elapsedB)/float64(elapsedA), nameB+"/"+nameA)
+	medianA, medianB := medianDuration(timesA), medianDuration(timesB)
+	bm.ReportMetric(float64(medianA.Nanoseconds())/float64(items), nameA+"-ns/"+unit)
+	bm.ReportMetric(float64(medianB.Nanoseconds())/float64(items), nameB+"-ns/"+unit)
+	bm.ReportMetric(float64(medianB)/float64(medianA), nameB+"/"+nameA)
+}
+
+func medianDuration(times []time.Duration) time.Duration {
+	slices.Sort(times)
+	n := len(times)
+	if n%2 == 1 {
+		return times[n/2]
+	}
+	return (times[n/2-1] + times[n/2]) / 2
 }
 
 var (
