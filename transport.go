@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -173,12 +174,38 @@ func (v *Validator) newClient(opts ClientOptions, t http.RoundTripper) *http.Cli
 			if len(via) > maxRedirects {
 				return http.ErrUseLastResponse
 			}
-			if _, err := v.Validate(req.Context(), req.URL.String()); err != nil {
-				return &redirectError{url: req.URL.String(), err: err.(*Error)}
+			target := redirectTarget(req.URL)
+			if _, err := v.Validate(req.Context(), target); err != nil {
+				return &redirectError{url: target, err: err.(*Error)}
 			}
 			return nil
 		},
 	}
+}
+
+// redirectTarget returns the URL that net/http is about to request, in the
+// form Validate should judge. url.URL.String would percent-encode a
+// non-ASCII host such as "127。0。0。1", which the host rules reject as
+// percent-encoding rather than as the loopback address net/http dials.
+// The fragment is left out because it is never sent.
+func redirectTarget(u *url.URL) string {
+	if u.Opaque != "" {
+		return u.String()
+	}
+	var b strings.Builder
+	b.WriteString(u.Scheme)
+	b.WriteString("://")
+	if u.User != nil {
+		b.WriteString(u.User.String())
+		b.WriteByte('@')
+	}
+	b.WriteString(u.Host)
+	b.WriteString(u.EscapedPath())
+	if u.ForceQuery || u.RawQuery != "" {
+		b.WriteByte('?')
+		b.WriteString(u.RawQuery)
+	}
+	return b.String()
 }
 
 // redirectError is a redirect target that failed validation.

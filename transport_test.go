@@ -130,11 +130,25 @@ func TestTransportIgnoresProxyEnv(t *testing.T) {
 	client := v.Client(ClientOptions{Transport: TransportOptions{TLSConfig: hookClientTLS(t)}})
 
 	resp, err := client.Get(s.url("hooks.example.info", "/"))
-
 	require.NoError(t, err, "Get with proxy variables set")
 	resp.Body.Close()
+
+	// HTTP_PROXY would carry a plain-text request. The server speaks only
+	// TLS and rejects it with 400, which shows it arrived there directly.
+	plainResp, err := client.Transport.RoundTrip(httptestRequest(t, "http://"+netip.AddrPortFrom(hookAddr, s.port).String()+"/"))
+	require.NoError(t, err, "plain-text request with proxy variables set")
+	plainResp.Body.Close()
+
 	assert.Equal(t, http.StatusOK, resp.StatusCode, "status")
+	assert.Equal(t, http.StatusBadRequest, plainResp.StatusCode, "plain-text request status")
 	assert.Empty(t, proxy.seen(), "requests the proxy received")
+}
+
+func httptestRequest(t *testing.T, url string) *http.Request {
+	t.Helper()
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
+	require.NoError(t, err)
+	return req
 }
 
 func TestTransportProxyOption(t *testing.T) {
@@ -258,7 +272,10 @@ func TestTransportTLSHandshakeTimeout(t *testing.T) {
 func redirectServer(t *testing.T, targets map[string]redirect) *hookServer {
 	return startHookServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rd, ok := targets[r.URL.Path]; ok {
-			http.Redirect(w, r, rd.location, rd.status)
+			// Set the header directly, because http.Redirect would
+			// escape the target.
+			w.Header().Set("Location", rd.location)
+			w.WriteHeader(rd.status)
 			return
 		}
 		io.WriteString(w, "final")
@@ -291,6 +308,8 @@ func redirectCases(port uint16) []struct {
 		{"/r/loopback", redirect{http.StatusFound, "https://127.0.0.1:" + p + "/"}, ErrPrivateAddress},
 		{"/r/http", redirect{http.StatusMovedPermanently, "http://hooks.example.info:" + p + "/"}, ErrSchemeNotHTTPS},
 		{"/r/localhost", redirect{http.StatusFound, "https://localhost:" + p + "/"}, ErrLocalhost},
+		{"/r/ideographic", redirect{http.StatusFound, "https://127\u30020\u30020\u30021:" + p + "/"}, ErrPrivateAddress},
+		{"/r/userinfo", redirect{http.StatusFound, "https://hooks.example.info@127.0.0.1:" + p + "/"}, ErrUserinfo},
 	}
 }
 
@@ -341,6 +360,31 @@ func TestClientRedirects(t *testing.T) {
 		})
 	}
 	assert.Zero(t, s.twin.accepted.Load(), "connections to 127.0.0.1")
+}
+
+func TestRedirectTarget(t *testing.T) {
+	tests := []struct {
+		in   string
+		want string
+	}{
+		{"https://hooks.example.info/a?b=c", "https://hooks.example.info/a?b=c"},
+		{"https://hooks.example.info/a#frag", "https://hooks.example.info/a"},
+		{"https://hooks.example.info/a?", "https://hooks.example.info/a?"},
+		{"https://127\u30020\u30020\u30021:8443/", "https://127\u30020\u30020\u30021:8443/"},
+		{"https://user:pw@hooks.example.info/", "https://user:pw@hooks.example.info/"},
+		{"https://hooks.example.info/a%2Fb", "https://hooks.example.info/a%2Fb"},
+		{"https://hooks.example.info/a b", "https://hooks.example.info/a%20b"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			u, err := url.Parse(tt.in)
+			require.NoError(t, err, "url.Parse(%q)", tt.in)
+
+			got := redirectTarget(u)
+
+			assert.Equal(t, tt.want, got, "redirectTarget(%q) = %q; want %q", tt.in, got, tt.want)
+		})
+	}
 }
 
 func TestClientFollowsValidRedirect(t *testing.T) {
