@@ -391,18 +391,24 @@ func TestClientFollowsValidRedirect(t *testing.T) {
 	targets := map[string]redirect{}
 	s := redirectServer(t, targets)
 	targets["/r/ok"] = redirect{http.StatusTemporaryRedirect, s.url("hooks.example.info", "/final")}
+	targets["/r/fragment"] = redirect{http.StatusFound, s.url("hooks.example.info", "/final#section")}
 	v := newDeliveryValidator(t, hookResolver(), Config{})
 	client := v.Client(ClientOptions{MaxRedirects: 1, Transport: TransportOptions{TLSConfig: hookClientTLS(t)}})
-	target := s.url("hooks.example.info", "/r/ok")
 
-	resp, err := client.Get(target)
+	for _, path := range []string{"/r/ok", "/r/fragment"} {
+		t.Run(path, func(t *testing.T) {
+			target := s.url("hooks.example.info", path)
 
-	require.NoError(t, err, "Get(%q)", target)
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	require.NoError(t, err)
-	assert.Equal(t, http.StatusOK, resp.StatusCode, "Get(%q) status", target)
-	assert.Equal(t, "final", string(body), "Get(%q) body", target)
+			resp, err := client.Get(target)
+
+			require.NoError(t, err, "Get(%q)", target)
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			require.NoError(t, err)
+			assert.Equal(t, http.StatusOK, resp.StatusCode, "Get(%q) status", target)
+			assert.Equal(t, "final", string(body), "Get(%q) body", target)
+		})
+	}
 }
 
 func TestClientRedirectLimit(t *testing.T) {
