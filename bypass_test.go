@@ -928,9 +928,9 @@ func TestBypassDeliveryRedirects(t *testing.T) {
 		{"zone", "https://[fe80::1%25lo]:" + port + "/", ErrInvalidHost},
 		{"localhost", "https://localhost:" + port + "/", ErrLocalhost},
 		{"localhost trailing dot", "https://LOCALHOST.:" + port + "/", ErrLocalhost},
-		// net/url percent-encodes the non-ASCII host when CheckRedirect
-		// formats the target, so the percent sign rejects it first.
-		{"ideographic full stops", "https://127\u30020\u30020\u30021:" + port + "/", ErrInvalidHost},
+		{"ideographic full stops", "https://127\u30020\u30020\u30021:" + port + "/", ErrPrivateAddress},
+		{"percent-encoded full stops", "https://127%E3%80%820%E3%80%820%E3%80%821:" + port + "/", ErrPrivateAddress},
+		{"fragment hiding the host", "https://127.0.0.1:" + port + "/#@redir.example.info", ErrPrivateAddress},
 		{"scheme-relative", "//127.0.0.1:" + port + "/", ErrPrivateAddress},
 		{"userinfo decoy", "https://redir.example.info:" + port + "@127.0.0.1:" + port + "/", ErrUserinfo},
 		{"name to twin", "https://private.example.info:" + port + "/", ErrPrivateAddress},
