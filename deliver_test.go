@@ -331,3 +331,29 @@ func TestDeliveryErrorMessage(t *testing.T) {
 	assert.ErrorIs(t, err, ErrPrivateAddress, "errors.Is(%v, ErrPrivateAddress)", err)
 	assert.Same(t, inner, errors.Unwrap(err), "DeliveryError.Unwrap()")
 }
+
+func TestDeliverRedirectRebindsAfterCheck(t *testing.T) {
+	// The redirect target resolves to 127.0.0.2 when CheckRedirect
+	// validates it and to 127.0.0.1 when the dialer resolves it, so only
+	// the dial-time check can stop it.
+	targets := map[string]redirect{}
+	s := redirectServer(t, targets)
+	targets["/r/rebind"] = redirect{http.StatusTemporaryRedirect, s.url("rebind.example.info", "/final")}
+	res := newSeqResolver(map[string][][]netip.Addr{
+		"hooks.example.info":  {addrList("127.0.0.2")},
+		"rebind.example.info": {addrList("127.0.0.2"), addrList("127.0.0.1")},
+	})
+	v := newDeliveryValidator(t, res, Config{})
+	d := newTestDeliverer(t, v, ClientOptions{MaxRedirects: 1})
+	url := s.url("hooks.example.info", "/r/rebind")
+
+	_, err := d.Deliver(t.Context(), url, []byte("{}"), nil)
+
+	de, ok := errors.AsType[*DeliveryError](err)
+	require.True(t, ok, "Deliver(%q) = %v (%T); want *DeliveryError", url, err, err)
+	assert.Equal(t, StageAddress, de.Stage, "Deliver(%q) stage", url)
+	assert.ErrorIs(t, err, ErrPrivateAddress, "Deliver(%q) = %v; want %v", url, err, ErrPrivateAddress)
+	assert.Equal(t, 2, res.lookups("rebind.example.info"), "lookups of the redirect target")
+	assert.Equal(t, int64(1), s.requests.Load(), "requests to the server")
+	assert.Zero(t, s.twin.accepted.Load(), "connections to 127.0.0.1")
+}

@@ -151,8 +151,9 @@ type ClientOptions struct {
 // ErrPrivateAddress) and errors.As work on it.
 //
 // As with any http.Client, a 301, 302 or 303 redirect turns a POST into a
-// GET without a body, and headers other than Authorization, Cookie and
-// WWW-Authenticate, such as a signature header, are sent to the new host.
+// GET without a body. On a redirect to another domain, net/http (Go 1.26)
+// drops only the Authorization, Cookie and proxy authentication headers,
+// so a signature header reaches the new host.
 func (v *Validator) Client(opts ClientOptions) *http.Client {
 	t, _ := v.newTransport(opts.Transport)
 	return v.newClient(opts, t)
