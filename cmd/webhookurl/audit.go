@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -10,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"sync"
 
 	"github.com/fintoro/webhookurl"
@@ -77,7 +77,7 @@ func runAudit(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	flags.register(fs)
 	fs.BoolVar(&flags.onlyRejected, "only-rejected", false, "print only rejected and invalid records; the summary still counts all")
 	fs.BoolVar(&flags.noDuplicateCheck, "no-duplicate-check", false, "do not report repeated ids as duplicate_id, so that memory stays flat however\nlong the export; use it when the ids are known to be unique")
-	fs.IntVar(&flags.parallel, "parallel", 8, "`number` of records validated at the same time")
+	fs.IntVar(&flags.parallel, "parallel", 8, "maximum `number` of records validated at the same time; with -static,\nat most GOMAXPROCS, as the work needs no network")
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
@@ -132,7 +132,7 @@ type auditor struct {
 // its own, so that one slow lookup holds back no other record and each
 // result is written as soon as the records before it are done.
 const (
-	staticBatchSize = 128
+	staticBatchSize = 64
 	dnsBatchSize    = 1
 )
 
@@ -145,8 +145,7 @@ type batch struct {
 	// formatted output of the records that -only-rejected lets through.
 	// A worker fills both.
 	counts []resultCount
-	out    bytes.Buffer
-	enc    *json.Encoder
+	out    []byte
 
 	// done receives one value when the batch is ready to write. It has
 	// room for it, so a worker never waits for the printer.
@@ -161,21 +160,18 @@ type resultCount struct {
 }
 
 func newBatch(size int) *batch {
-	b := &batch{
+	return &batch{
 		subs:   make([]subscription, 0, size),
 		counts: make([]resultCount, 0, size),
 		done:   make(chan struct{}, 1),
 	}
-	b.enc = json.NewEncoder(&b.out)
-	b.enc.SetEscapeHTML(false)
-	return b
 }
 
 func (b *batch) reset() {
 	clear(b.subs) // drop references to the records' text
 	b.subs = b.subs[:0]
 	b.counts = b.counts[:0]
-	b.out.Reset()
+	b.out = b.out[:0]
 }
 
 func (a *auditor) run(ctx context.Context, name string, input io.Reader) int {
@@ -189,16 +185,21 @@ func (a *auditor) run(ctx context.Context, name string, input io.Reader) int {
 		records.ids = nil
 	}
 
+	// A static run is bound by the CPU, so workers beyond GOMAXPROCS
+	// would only hold more records in memory. A run with DNS waits on
+	// the network and uses every worker -parallel allows.
+	batchSize, workers := dnsBatchSize, a.flags.parallel
+	if a.flags.static {
+		batchSize, workers = staticBatchSize, min(workers, runtime.GOMAXPROCS(0))
+	}
+
 	// order carries every batch in input order to the printer; its
 	// capacity is the reorder window. With the batch being filled and the
-	// one being written, it bounds the records in memory, whatever the
-	// size of the export. free returns written batches to the reader.
-	batchSize := dnsBatchSize
-	if a.flags.static {
-		batchSize = staticBatchSize
-	}
-	order := make(chan *batch, 2*a.flags.parallel)
-	work := make(chan *batch, a.flags.parallel)
+	// one being written, it bounds the records in memory to
+	// (4*workers+2)*batchSize, whatever the size of the export. free
+	// returns written batches to the reader for reuse.
+	order := make(chan *batch, 4*workers)
+	work := make(chan *batch, workers)
 	free := make(chan *batch, cap(order)+2)
 	var readErr error
 	go func() {
@@ -207,9 +208,9 @@ func (a *auditor) run(ctx context.Context, name string, input io.Reader) int {
 		readErr = a.read(ctx, records, batchSize, order, work, free)
 	}()
 
-	var workers sync.WaitGroup
-	for range a.flags.parallel {
-		workers.Go(func() {
+	var running sync.WaitGroup
+	for range workers {
+		running.Go(func() {
 			for b := range work {
 				a.checkBatch(ctx, b)
 				b.done <- struct{}{}
@@ -219,7 +220,7 @@ func (a *auditor) run(ctx context.Context, name string, input io.Reader) int {
 
 	progress := newProgress(a.stderr, a.hooks, counted, sizeOf(input))
 	sum, writeErr := a.print(ctx, order, free, progress)
-	workers.Wait()
+	running.Wait()
 	progress.stop()
 
 	// readErr is safe to read: the reader goroutine wrote it before
@@ -309,12 +310,10 @@ func (a *auditor) checkBatch(ctx context.Context, b *batch) {
 		if a.flags.onlyRejected && res.Verdict == verdictOK {
 			continue
 		}
-		// Writes to a bytes.Buffer do not fail, and neither does
-		// encoding a recordResult.
 		if a.flags.json {
-			b.enc.Encode(res)
+			b.out = res.appendJSON(b.out)
 		} else {
-			res.writeText(&b.out)
+			b.out = res.appendText(b.out)
 		}
 	}
 }
@@ -359,7 +358,7 @@ func (a *auditor) print(ctx context.Context, order <-chan *batch, free chan<- *b
 		}
 		progress.record(len(b.counts), rejected)
 		if writeErr == nil {
-			_, writeErr = out.Write(b.out.Bytes())
+			_, writeErr = out.Write(b.out)
 		}
 
 		select {

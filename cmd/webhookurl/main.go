@@ -5,7 +5,7 @@
 //
 //	webhookurl check [-dns HOST:PORT,...] [-static] [-json] [-timeout D] [URL...]
 //	webhookurl audit [-dns HOST:PORT,...] [-static] [-json] [-timeout D]
-//	                 [-only-rejected] [-parallel N] [FILE|-]
+//	                 [-only-rejected] [-no-duplicate-check] [-parallel N] [FILE|-]
 //
 // check judges URLs given as arguments, or one per line on standard input.
 // audit re-checks an export of stored subscriptions, so that an operator can

@@ -299,7 +299,7 @@ func (rr *recordReader) isDuplicate(sub *subscription, isString bool, idText []b
 		first, seen = rr.ids.addNumber(idText, sub.pos)
 	}
 	if seen {
-		*sub = withProblem(*sub, reasonDuplicateID, "id "+string(sub.id)+" was already used at "+first.String())
+		*sub = withProblem(*sub, reasonDuplicateID, "id "+formatRawID(sub.id)+" was already used at "+first.String())
 	}
 	return seen
 }

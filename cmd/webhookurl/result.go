@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
 )
 
 // Verdicts of an audited record.
@@ -98,7 +102,7 @@ func (res recordResult) writeText(w io.Writer) error {
 	if res.Index != nil {
 		pos = fmt.Sprintf("index %d", *res.Index)
 	}
-	record := fmt.Sprintf("id=%s company=%s name=%q", rawOrNull(res.ID), rawOrNull(res.CompanyID), res.Name)
+	record := fmt.Sprintf("id=%s company=%s name=%q", formatRawID(res.ID), formatRawID(res.CompanyID), res.Name)
 	if res.Disabled {
 		record += " disabled"
 	}
@@ -119,6 +123,13 @@ func (res recordResult) writeText(w io.Writer) error {
 	return err
 }
 
+// appendText appends res as writeText writes it.
+func (res *recordResult) appendText(b []byte) []byte {
+	w := bytes.NewBuffer(b)
+	res.writeText(w) // writes to a bytes.Buffer do not fail
+	return w.Bytes()
+}
+
 func derefOr(n *int) int {
 	if n == nil {
 		return 0
@@ -126,11 +137,26 @@ func derefOr(n *int) int {
 	return *n
 }
 
-func rawOrNull(raw json.RawMessage) string {
+// formatRawID formats the raw JSON of an id or company id for text output
+// and messages: null when absent, a string as Go quotes its decoded text,
+// anything else as written unless it has a rune that strconv.IsPrint
+// rejects, in which case it is quoted as a whole. Raw JSON may hold DEL,
+// C1 controls such as U+009B (CSI), bidi overrides or U+2028 unescaped,
+// which would let a record rewrite the operator's terminal line.
+func formatRawID(raw json.RawMessage) string {
 	if len(raw) == 0 {
 		return "null"
 	}
-	return string(raw)
+	if raw[0] == '"' {
+		var text string
+		if err := json.Unmarshal(raw, &text); err == nil {
+			return strconv.Quote(text)
+		}
+	}
+	if s := string(raw); !strings.ContainsFunc(s, func(r rune) bool { return !strconv.IsPrint(r) }) {
+		return s
+	}
+	return strconv.Quote(string(raw))
 }
 
 // summary counts the results of an audit. Records is the sum of OK,
@@ -193,4 +219,128 @@ func (s summary) writeText(w io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// appendJSON appends res as encoding/json would encode it with HTML
+// escaping off, followed by a newline, as json.Encoder writes it. It
+// exists because reflection made encoding/json the largest cost of a
+// static audit, above validation itself. ID and CompanyID must be compact,
+// valid JSON or empty, which the record reader guarantees.
+func (res *recordResult) appendJSON(b []byte) []byte {
+	b = append(b, '{')
+	if res.Line != nil {
+		b = append(b, `"line":`...)
+		b = strconv.AppendInt(b, int64(*res.Line), 10)
+		b = append(b, ',')
+	}
+	if res.Index != nil {
+		b = append(b, `"index":`...)
+		b = strconv.AppendInt(b, int64(*res.Index), 10)
+		b = append(b, ',')
+	}
+	b = append(b, `"id":`...)
+	b = appendRawOrNull(b, res.ID)
+	b = append(b, `,"company_id":`...)
+	b = appendRawOrNull(b, res.CompanyID)
+	b = append(b, `,"name":`...)
+	b = appendJSONString(b, res.Name)
+	b = append(b, `,"url":`...)
+	b = appendJSONString(b, res.URL)
+	b = append(b, `,"disabled":`...)
+	b = strconv.AppendBool(b, res.Disabled)
+	b = append(b, `,"verdict":`...)
+	b = appendJSONString(b, res.Verdict)
+	b = append(b, `,"ok":`...)
+	b = strconv.AppendBool(b, res.OK)
+	b = append(b, `,"reason":`...)
+	b = appendJSONString(b, res.Reason)
+	b = append(b, `,"canonical":`...)
+	b = appendJSONString(b, res.Canonical)
+
+	b = append(b, `,"addresses":`...)
+	if res.Addresses == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, a := range res.Addresses {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, a)
+		}
+		b = append(b, ']')
+	}
+
+	if res.Message != "" {
+		b = append(b, `,"message":`...)
+		b = appendJSONString(b, res.Message)
+	}
+	if res.Detail != "" {
+		b = append(b, `,"detail":`...)
+		b = appendJSONString(b, res.Detail)
+	}
+	return append(b, "}\n"...)
+}
+
+func appendRawOrNull(b []byte, raw json.RawMessage) []byte {
+	if len(raw) == 0 {
+		return append(b, "null"...)
+	}
+	return append(b, raw...)
+}
+
+// appendJSONString appends s as a JSON string the way encoding/json does
+// with HTML escaping off: quote, backslash and control characters are
+// escaped, invalid UTF-8 becomes U+FFFD, and U+2028 and U+2029 are
+// escaped because JavaScript does not allow them in string literals.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
+	return append(b, '"')
 }

@@ -172,6 +172,13 @@ func (s *scanner) string() (content []byte, plain, ok bool) {
 	start := s.i
 	plain = true
 	for s.i < len(s.data) {
+		// Skip the common bytes in a tight loop first.
+		for s.i < len(s.data) && asciiStringByte[s.data[s.i]] {
+			s.i++
+		}
+		if s.i == len(s.data) {
+			break
+		}
 		c := s.data[s.i]
 		switch {
 		case c == '"':
@@ -192,6 +199,16 @@ func (s *scanner) string() (content []byte, plain, ok bool) {
 	}
 	return nil, false, false
 }
+
+// asciiStringByte marks the bytes that stand for themselves in a JSON
+// string and keep it plain: printable ASCII other than quote and
+// backslash.
+var asciiStringByte = func() (table [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		table[c] = c != '"' && c != '\\'
+	}
+	return table
+}()
 
 // escape skips one escape sequence, starting at its backslash.
 func (s *scanner) escape() bool {
