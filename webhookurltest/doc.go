@@ -19,8 +19,8 @@
 //
 //	func TestHook(t *testing.T) {
 //		dnsServer := webhookurltest.Start(t, webhookurltest.Zone{
-//			"hooks.example.com": {webhookurltest.A("192.0.2.10")},
-//			"internal.example":  {webhookurltest.A("10.0.0.5")},
+//			"hooks.example.com":    {webhookurltest.A("93.184.215.14")},
+//			"internal.example.com": {webhookurltest.A("10.0.0.5")},
 //		})
 //		resolver := &net.Resolver{
 //			PreferGo: true,

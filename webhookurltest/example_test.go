@@ -24,7 +24,7 @@ func Example() {
 	defer server.Close()
 
 	server.SetSequence("rebind.example.com",
-		[]webhookurltest.Record{webhookurltest.A("192.0.2.10")},
+		[]webhookurltest.Record{webhookurltest.A("93.184.215.14")},
 		[]webhookurltest.Record{webhookurltest.A("127.0.0.1").WithTTL(0)},
 	)
 
@@ -45,7 +45,7 @@ func Example() {
 	}
 	fmt.Println("A queries:", server.Queries("hooks.example.com", dns.TypeA))
 	// Output:
-	// [192.0.2.10] <nil>
+	// [93.184.215.14] <nil>
 	// [127.0.0.1] <nil>
 	// A queries: 2
 }

@@ -110,6 +110,9 @@ func (r Record) toRR(name string) (dns.RR, error) {
 
 // toRRs converts records to resource records owned by name.
 func toRRs(name string, records []Record) ([]dns.RR, error) {
+	if err := checkOwner(name); err != nil {
+		return nil, err
+	}
 	rrs := make([]dns.RR, 0, len(records))
 	for _, r := range records {
 		rr, err := r.toRR(name)
@@ -119,4 +122,24 @@ func toRRs(name string, records []Record) ([]dns.RR, error) {
 		rrs = append(rrs, rr)
 	}
 	return rrs, nil
+}
+
+// checkOwner rejects an owner name that no client would ever query, so a
+// typo in a Zone fails the test instead of turning into NXDOMAIN: a name
+// that is not ASCII, because clients query the punycode form, a name with
+// a space or control character, and a name that is not a valid domain
+// name, such as one with an empty label.
+func checkOwner(name string) error {
+	for i := 0; i < len(name); i++ {
+		switch c := name[i]; {
+		case c >= 0x80:
+			return fmt.Errorf("webhookurltest: owner name %q is not ASCII; write it in punycode (xn--...)", name)
+		case c <= ' ' || c == 0x7f:
+			return fmt.Errorf("webhookurltest: owner name %q contains a space or control character", name)
+		}
+	}
+	if _, ok := dns.IsDomainName(name); !ok || strings.Contains(name, "..") {
+		return fmt.Errorf("webhookurltest: owner name %q is not a valid domain name", name)
+	}
+	return nil
 }

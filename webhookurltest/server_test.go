@@ -724,3 +724,13 @@ func TestNewSetPanicsOnInvalidRecord(t *testing.T) {
 		s.SetSequence("hook.example", []webhookurltest.Record{webhookurltest.AAAA("192.0.2.1")})
 	})
 }
+
+func TestZoneRejectsUnqueryableOwnerNames(t *testing.T) {
+	for _, name := range []string{"münchen.de", "bad..example.com", "a b.example.com"} {
+		_, err := webhookurltest.New(webhookurltest.Zone{name: {webhookurltest.A("93.184.215.14")}})
+		assert.Error(t, err, "New(Zone{%q: ...})", name)
+	}
+	s, err := webhookurltest.New(webhookurltest.Zone{"xn--mnchen-3ya.de": {webhookurltest.A("93.184.215.14")}, "_dmarc.example.com": {}})
+	require.NoError(t, err, "punycode and underscore labels are valid owner names")
+	require.NoError(t, s.Close())
+}
