@@ -74,7 +74,7 @@ func deliverMany(t *testing.T, d *Deliverer, url string, n int) (int, []error) {
 }
 
 func TestDeliverRebinding(t *testing.T) {
-	// The name passes when it is stored, then answers 127.0.0.2 and
+	// The name passes when it is stored, then resolves to 127.0.0.2 and
 	// 127.0.0.1 in turn. The twin listener on 127.0.0.1 shares the
 	// server's port, so any dial to the rebound address would be counted
 	// there.

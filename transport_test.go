@@ -452,7 +452,10 @@ func TestClientTimeoutOption(t *testing.T) {
 // kept-alive HTTP/2 connection, so the ratio shows what the guard costs a
 // delivery once connected: the dial path runs only for new connections.
 // The two run in alternation so that drift in the machine's speed affects
-// both alike, and the ratio is of the median request times.
+// both alike, and the ratio is of the median request times. The one
+// per-request difference is ResponseHeaderTimeout, which the guarded
+// transport sets and http.DefaultTransport does not: it arms a timer for
+// every request.
 func BenchmarkDeliveryOverhead(b *testing.B) {
 	s := startHookServer(b, okHandler())
 	v, err := New(Config{
