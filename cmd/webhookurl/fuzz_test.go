@@ -6,10 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/iotest"
+	"unicode"
+	"unicode/utf8"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -197,4 +201,133 @@ func requireRecordCount(t *testing.T, input []byte, records []subscription) {
 		}
 	}
 	require.Len(t, records, nonBlank, "records of the JSON lines %q", input)
+}
+
+// requirePrintableText fails if out has a rune that a terminal may act on
+// or that changes how the line reads. These are C0 controls other than the
+// line feed, DEL, C1 controls such as U+009B (CSI), format characters such
+// as the bidi override U+202E, and the Unicode line and paragraph
+// separators.
+// The commands quote untrusted text with %q so that an input such as
+// "\x1b]0;title\x07" cannot rewrite the operator's terminal.
+func requirePrintableText(t *testing.T, input []byte, out string) {
+	t.Helper()
+	for i, r := range out {
+		unsafe := unicode.IsControl(r) && r != '\n' || unicode.Is(unicode.Cf, r) || r == '\u2028' || r == '\u2029'
+		require.False(t, unsafe, "output for %q has %U at byte %d: %q", input, r, i, out)
+	}
+}
+
+// FuzzCommandOutput runs check -static and audit -static on arbitrary
+// input, in text and JSON mode. Text output must be printable, with one
+// line per input line for check, and every line of JSON output must
+// decode, with check echoing each input line as its url.
+func FuzzCommandOutput(f *testing.F) {
+	for _, seed := range []string{
+		"https://hooks.example.com/\nhttps://127.0.0.1/\n",
+		"https://hooks.example.com/\x1b]0;owned\x07\n",
+		"https://hooks\x7f.example.com/\r\n\xc2\x9b31m",
+		`{"id":"\u001b[2J","url":"https://10.0.0.5/","name":"\u009b"}`,
+		`[{"id":1,"url":"https://hooks.example.com/\u0000"}]`,
+		`{"id":"\u007f","company_id":"\u0085","url":"https://a.example.com/"}`,
+		"{\"id\":\"\x7f\",\"company_id\":\"\xc2\x9b2J\",\"url\":\"https://a.example.com/\"}",
+	} {
+		f.Add([]byte(seed))
+	}
+
+	f.Fuzz(func(t *testing.T, input []byte) {
+		h := hooks{resolver: noResolver{}, isTerminal: func(io.Writer) bool { return false }}
+		for _, command := range []string{"check", "audit"} {
+			for _, asJSON := range []bool{false, true} {
+				args := []string{command, "-static"}
+				if asJSON {
+					args = append(args, "-json")
+				}
+				var stdout, stderr bytes.Buffer
+				runWith(t.Context(), args, bytes.NewReader(input), &stdout, &stderr, h)
+
+				out := stdout.String()
+				if !asJSON {
+					requirePrintableText(t, input, out)
+					requirePrintableText(t, input, stderr.String())
+				}
+				if command == "check" {
+					requireCheckLines(t, input, out, asJSON)
+				}
+				if asJSON && out != "" {
+					for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+						require.True(t, json.Valid([]byte(line)), "%s -json output line %q for %q", command, line, input)
+					}
+				}
+			}
+		}
+	})
+}
+
+// requireCheckLines checks that check wrote one verdict per input line
+// and, in JSON mode, echoed each line that is valid UTF-8 as its url.
+func requireCheckLines(t *testing.T, input []byte, out string, asJSON bool) {
+	t.Helper()
+
+	lines, _ := referenceLines(input, maxLineBytes)
+	if len(lines) == 0 {
+		require.Empty(t, out, "check output for %q", input)
+		return
+	}
+	got := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	require.Len(t, got, len(lines), "check output lines for %q: %q", input, out)
+	if !asJSON {
+		return
+	}
+	for i, line := range got {
+		var v verdict
+		require.NoError(t, json.Unmarshal([]byte(line), &v), "check -json line %q", line)
+		if utf8.ValidString(lines[i]) {
+			require.Equal(t, lines[i], v.URL, "check -json url of input line %d of %q", i+1, input)
+		}
+	}
+}
+
+// TestAuditRecordsJSONWhiteSpaceOnly checks that a JSON-lines record is
+// read as JSON is. Only space, tab, CR and LF may surround the object (RFC
+// 8259 Section 2), so a line wrapped in other white space is malformed.
+func TestAuditRecordsJSONWhiteSpaceOnly(t *testing.T) {
+	const record = `{"id":1,"url":"https://hooks.example.com/"}`
+	for _, space := range []string{"\u0085", "\u00a0", "\u1680", "\u2000", "\u2028", "\u3000", "\v", "\f"} {
+		for _, line := range []string{space + record, record + space} {
+			t.Run(strconv.QuoteToASCII(line), func(t *testing.T) {
+				rr, err := newRecordReader(strings.NewReader(line + "\n"))
+				require.NoError(t, err)
+				sub, err := rr.next()
+				require.NoError(t, err)
+
+				assert.False(t, json.Valid([]byte(line)))
+				assert.Equal(t, reasonMalformedRecord, sub.problemReason, "record %q", line)
+				assert.Empty(t, sub.url, "record %q", line)
+			})
+		}
+	}
+}
+
+// TestAuditTextEscapesRecordIDs checks that audit's text output never
+// copies a terminal control or a bidi override from an id or company_id.
+// JSON allows DEL, C1 controls and format characters unescaped inside a
+// string, so printing the raw JSON text of an id is not enough.
+func TestAuditTextEscapesRecordIDs(t *testing.T) {
+	h := hooks{resolver: noResolver{}, isTerminal: func(io.Writer) bool { return false }}
+	for _, char := range []string{"\x7f", "\u009b", "\u202e", "\u2028", "\u0085"} {
+		for _, field := range []string{"id", "company_id"} {
+			record := `{"` + field + `":"a` + char + `b","url":"https://hooks.example.com/"}`
+			if field == "company_id" {
+				record = `{"id":1,"company_id":"a` + char + `b","url":"https://hooks.example.com/"}`
+			}
+			t.Run(field+" "+strconv.QuoteToASCII(char), func(t *testing.T) {
+				var stdout, stderr bytes.Buffer
+				runWith(t.Context(), []string{"audit", "-static"}, strings.NewReader(record), &stdout, &stderr, h)
+
+				assert.NotContains(t, stdout.String(), char, "audit output for %q", record)
+				assert.Contains(t, stdout.String(), "hooks.example.com", "audit output for %q", record)
+			})
+		}
+	}
 }
