@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"net/url"
 	"os"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -81,10 +82,57 @@ func benchURLs(tb testing.TB) []benchURL {
 	return urls
 }
 
-// reportPer adds the mean time per item of a batch, so that batches of
-// different sizes compare.
-func reportPer(b *testing.B, items int, unit string) {
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*items), "ns/"+unit)
+// batchTimes keeps the durations of the most recent batches in a buffer
+// allocated before the timed loop, so that recording them allocates
+// nothing the benchmark would report.
+type batchTimes struct {
+	buf []time.Duration
+	n   int // batches recorded, including those overwritten
+}
+
+func newBatchTimes() *batchTimes {
+	return &batchTimes{buf: make([]time.Duration, 8192)}
+}
+
+func (t *batchTimes) add(d time.Duration) {
+	t.buf[t.n%len(t.buf)] = d
+	t.n++
+}
+
+// median returns the median of the recorded batches, at most the last 8192.
+func (t *batchTimes) median() time.Duration {
+	times := slices.Clone(t.buf[:min(t.n, len(t.buf))])
+	if len(times) == 0 {
+		return 0
+	}
+	slices.Sort(times)
+	n := len(times)
+	if n%2 == 1 {
+		return times[n/2]
+	}
+	return (times[n/2-1] + times[n/2]) / 2
+}
+
+// runBatches runs batch once per iteration and reports the median batch
+// time per item as ns/<unit>, and the mean allocations and bytes per item
+// as allocs/<unit> and B/<unit>. The median drops the batches that another
+// process preempted, which a mean over the whole run counts in full.
+func runBatches(b *testing.B, items int, unit string, batch func()) {
+	b.ReportAllocs()
+	times := newBatchTimes()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for b.Loop() {
+		start := time.Now()
+		batch()
+		times.add(time.Since(start))
+	}
+	runtime.ReadMemStats(&after)
+
+	total := float64(times.n * items)
+	b.ReportMetric(float64(times.median().Nanoseconds())/float64(items), "ns/"+unit)
+	b.ReportMetric(float64(after.Mallocs-before.Mallocs)/total, "allocs/"+unit)
+	b.ReportMetric(float64(after.TotalAlloc-before.TotalAlloc)/total, "B/"+unit)
 }
 
 // interleave times batch a and batch b in turns within every iteration and
@@ -95,34 +143,26 @@ func reportPer(b *testing.B, items int, unit string) {
 // that another process preempted, which means and separate benchmarks
 // cannot do.
 func interleave(bm *testing.B, items int, unit, nameA string, a func(), nameB string, b func()) {
-	var timesA, timesB []time.Duration
-	timed := func(f func(), times *[]time.Duration) {
+	bm.ReportAllocs()
+	timesA, timesB := newBatchTimes(), newBatchTimes()
+	timed := func(f func(), times *batchTimes) {
 		start := time.Now()
 		f()
-		*times = append(*times, time.Since(start))
+		times.add(time.Since(start))
 	}
 	for bm.Loop() {
-		if len(timesA)%2 == 0 {
-			timed(a, &timesA)
-			timed(b, &timesB)
+		if timesA.n%2 == 0 {
+			timed(a, timesA)
+			timed(b, timesB)
 		} else {
-			timed(b, &timesB)
-			timed(a, &timesA)
+			timed(b, timesB)
+			timed(a, timesA)
 		}
 	}
-	medianA, medianB := medianDuration(timesA), medianDuration(timesB)
+	medianA, medianB := timesA.median(), timesB.median()
 	bm.ReportMetric(float64(medianA.Nanoseconds())/float64(items), nameA+"-ns/"+unit)
 	bm.ReportMetric(float64(medianB.Nanoseconds())/float64(items), nameB+"-ns/"+unit)
 	bm.ReportMetric(float64(medianB)/float64(medianA), nameB+"/"+nameA)
-}
-
-func medianDuration(times []time.Duration) time.Duration {
-	slices.Sort(times)
-	n := len(times)
-	if n%2 == 1 {
-		return times[n/2]
-	}
-	return (times[n/2-1] + times[n/2]) / 2
 }
 
 var (
@@ -142,13 +182,11 @@ func BenchmarkClassifyMix(b *testing.B) {
 		}
 	}
 
-	b.ReportAllocs()
-	for b.Loop() {
+	runBatches(b, len(addrs), "addr", func() {
 		for _, a := range addrs {
 			sinkPublic = webhookurl.Classify(a).Public
 		}
-	}
-	reportPer(b, len(addrs), "addr")
+	})
 }
 
 // newBenchValidator returns a Validator whose resolver is r, so that no
@@ -175,22 +213,18 @@ func BenchmarkStaticCheck(b *testing.B) {
 	}
 
 	b.Run("url.Parse", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
+		runBatches(b, len(urls), "url", func() {
 			for _, u := range urls {
 				sinkURL, sinkErr = url.Parse(u.raw)
 			}
-		}
-		reportPer(b, len(urls), "url")
+		})
 	})
 	b.Run("ValidateStatic", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
+		runBatches(b, len(urls), "url", func() {
 			for _, u := range urls {
 				sinkResult, sinkErr = v.ValidateStatic(u.raw)
 			}
-		}
-		reportPer(b, len(urls), "url")
+		})
 	})
 	b.Run("interleaved", func(b *testing.B) {
 		interleave(b, len(urls), "url",
@@ -296,40 +330,32 @@ func BenchmarkValidateWarm(b *testing.B) {
 	}
 
 	b.Run("url.Parse", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
+		runBatches(b, len(raws), "url", func() {
 			for _, raw := range raws {
 				sinkURL, sinkErr = url.Parse(raw)
 			}
-		}
-		reportPer(b, len(raws), "url")
+		})
 	})
 	b.Run("ValidateStatic", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
+		runBatches(b, len(raws), "url", func() {
 			for _, raw := range raws {
 				sinkResult, sinkErr = cached.ValidateStatic(raw)
 			}
-		}
-		reportPer(b, len(raws), "url")
+		})
 	})
 	b.Run("Validate", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
+		runBatches(b, len(raws), "url", func() {
 			for _, raw := range raws {
 				sinkResult, sinkErr = cached.Validate(ctx, raw)
 			}
-		}
-		reportPer(b, len(raws), "url")
+		})
 	})
 	b.Run("ValidateMapResolver", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
+		runBatches(b, len(raws), "url", func() {
 			for _, raw := range raws {
 				sinkResult, sinkErr = mapped.Validate(ctx, raw)
 			}
-		}
-		reportPer(b, len(raws), "url")
+		})
 	})
 	b.Run("interleaved", func(b *testing.B) {
 		interleave(b, len(raws), "url",
@@ -357,13 +383,12 @@ func BenchmarkValidateCold(b *testing.B) {
 	}
 	ctx := context.Background()
 
-	b.ReportAllocs()
 	i := 0
-	for b.Loop() {
+	runBatches(b, 1, "url", func() {
 		raw := raws[i%len(raws)]
 		i++
 		if _, err := v.Validate(ctx, raw); err != nil {
 			b.Fatalf("Validate(%q) = %v; want accepted", raw, err)
 		}
-	}
+	})
 }

@@ -69,17 +69,6 @@ func (s samples) median(name, unit string) (float64, bool) {
 	return (values[n/2-1] + values[n/2]) / 2, true
 }
 
-// batch returns how many items one op of name covers, from ns/op divided
-// by the per-item metric that the benchmark reports.
-func (s samples) batch(name, perItemUnit string) (float64, bool) {
-	op, ok1 := s.median(name, "ns/op")
-	item, ok2 := s.median(name, perItemUnit)
-	if !ok1 || !ok2 || item == 0 {
-		return 0, false
-	}
-	return float64(int(op/item + 0.5)), true
-}
-
 func formatNumber(v float64) string {
 	switch {
 	case v >= 100:
@@ -90,48 +79,42 @@ func formatNumber(v float64) string {
 	return fmt.Sprintf("%.2f", v)
 }
 
-// row is one measurement of the numbers table.
+// row is one measurement of the numbers table. The benchmark reports
+// ns/<unit>, B/<unit> and allocs/<unit> per item of its mix.
 type row struct {
-	label, name, perItemUnit string
+	label, name, unit string
 }
 
 var numberRows = []row{
-	{"Classify, address mix", "BenchmarkClassifyMix", "ns/addr"},
-	{"webhookurl.Classify, address mix (peer module)", "BenchmarkAddrCheck/webhookurl.Classify", "ns/addr"},
-	{"ssrf.Guardian.SafeAddr, address mix", "BenchmarkAddrCheck/ssrf.SafeAddr", "ns/addr"},
-	{"netip IsGlobalUnicast && !IsPrivate, address mix", "BenchmarkAddrCheck/netip", "ns/addr"},
-	{"url.Parse, URL mix", "BenchmarkStaticCheck/url.Parse", "ns/url"},
-	{"ValidateStatic, URL mix", "BenchmarkStaticCheck/ValidateStatic", "ns/url"},
-	{"url.Parse, accepted DNS-name URLs", "BenchmarkValidateWarm/url.Parse", "ns/url"},
-	{"ValidateStatic, accepted DNS-name URLs", "BenchmarkValidateWarm/ValidateStatic", "ns/url"},
-	{"Validate, warm (built-in DNS cache)", "BenchmarkValidateWarm/Validate", "ns/url"},
-	{"Validate, warm (in-memory map resolver)", "BenchmarkValidateWarm/ValidateMapResolver", "ns/url"},
-	{"Validate, cold (loopback DNS server, cache off)", "BenchmarkValidateCold", ""},
+	{"Classify, address mix", "BenchmarkClassifyMix", "addr"},
+	{"webhookurl.Classify, address mix (peer module)", "BenchmarkAddrCheck/webhookurl.Classify", "addr"},
+	{"ssrf.Guardian.SafeAddr, address mix", "BenchmarkAddrCheck/ssrf.SafeAddr", "addr"},
+	{"netip IsGlobalUnicast && !IsPrivate, address mix", "BenchmarkAddrCheck/netip", "addr"},
+	{"url.Parse, URL mix", "BenchmarkStaticCheck/url.Parse", "url"},
+	{"ValidateStatic, URL mix", "BenchmarkStaticCheck/ValidateStatic", "url"},
+	{"url.Parse, accepted DNS-name URLs", "BenchmarkValidateWarm/url.Parse", "url"},
+	{"ValidateStatic, accepted DNS-name URLs", "BenchmarkValidateWarm/ValidateStatic", "url"},
+	{"Validate, warm (built-in DNS cache)", "BenchmarkValidateWarm/Validate", "url"},
+	{"Validate, warm (in-memory map resolver)", "BenchmarkValidateWarm/ValidateMapResolver", "url"},
+	{"Validate, cold (loopback DNS server, cache off)", "BenchmarkValidateCold", "url"},
 }
 
-// numbersTable prints the median time and allocations per item of every
-// measurement that ran.
+// numbersTable prints, for every measurement that ran, the median over
+// the runs of its median batch time per item and of its mean bytes and
+// allocations per item.
 func numbersTable(s samples) string {
 	var b strings.Builder
-	b.WriteString("| Measurement | Items per op | Time per item | Bytes per item | Allocs per item |\n")
-	b.WriteString("|---|---:|---:|---:|---:|\n")
+	b.WriteString("| Measurement | Time | Bytes | Allocations |\n")
+	b.WriteString("|---|---:|---:|---:|\n")
 	for _, r := range numberRows {
-		items, unit := 1.0, "ns/op"
-		if r.perItemUnit != "" {
-			var ok bool
-			if items, ok = s.batch(r.name, r.perItemUnit); !ok {
-				continue
-			}
-			unit = r.perItemUnit
-		}
-		ns, ok := s.median(r.name, unit)
+		ns, ok := s.median(r.name, "ns/"+r.unit)
 		if !ok {
 			continue
 		}
-		bytes, _ := s.median(r.name, "B/op")
-		allocs, _ := s.median(r.name, "allocs/op")
-		fmt.Fprintf(&b, "| %s | %.0f | %s ns | %s | %s |\n",
-			r.label, items, formatNumber(ns), formatNumber(bytes/items), formatNumber(allocs/items))
+		bytes, _ := s.median(r.name, "B/"+r.unit)
+		allocs, _ := s.median(r.name, "allocs/"+r.unit)
+		fmt.Fprintf(&b, "| %s | %s ns/%s | %s B/%s | %s allocs/%s |\n",
+			r.label, formatNumber(ns), r.unit, formatNumber(bytes), r.unit, formatNumber(allocs), r.unit)
 	}
 	return strings.TrimRight(b.String(), "\n")
 }

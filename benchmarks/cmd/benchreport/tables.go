@@ -26,8 +26,8 @@ func targetsTable(s samples, peers []benchmarks.Peer, cases []benchmarks.AddrCas
 		fmt.Fprintf(&b, "| %s | %s | %s |\n", target, measured, yesNo(met))
 	}
 
-	if allocs, ok := s.median("BenchmarkClassifyMix", "allocs/op"); ok {
-		add("Classify allocates nothing", fmt.Sprintf("%.0f allocs per mix", allocs), allocs == 0)
+	if allocs, ok := s.median("BenchmarkClassifyMix", "allocs/addr"); ok {
+		add("Classify allocates nothing", fmt.Sprintf("%g allocs/addr", allocs), allocs == 0)
 	}
 	if ns, ok := s.median("BenchmarkAddrCheck/interleaved", "classify-ns/addr"); ok {
 		floor, _ := s.median("BenchmarkAddrCheck/interleaved", "netip-ns/addr")
@@ -54,8 +54,8 @@ func targetsTable(s samples, peers []benchmarks.Peer, cases []benchmarks.AddrCas
 		parse, _ := s.median("BenchmarkStaticCheck/interleaved", "parse-ns/url")
 		add("ValidateStatic at most 2x url.Parse", fmt.Sprintf("%.2fx (%s vs %s ns/url, timed in turns)", ratio, formatNumber(static), formatNumber(parse)), ratio <= 2)
 	}
-	staticAllocs, ok1 := perItem(s, "BenchmarkStaticCheck/ValidateStatic", "ns/url", "allocs/op")
-	parseAllocs, ok2 := perItem(s, "BenchmarkStaticCheck/url.Parse", "ns/url", "allocs/op")
+	staticAllocs, ok1 := s.median("BenchmarkStaticCheck/ValidateStatic", "allocs/url")
+	parseAllocs, ok2 := s.median("BenchmarkStaticCheck/url.Parse", "allocs/url")
 	if ok1 && ok2 {
 		add("ValidateStatic allocations at most url.Parse's plus two", fmt.Sprintf("%.2f vs %.2f allocs/url", staticAllocs, parseAllocs), staticAllocs <= parseAllocs+2)
 	}
@@ -65,15 +65,6 @@ func targetsTable(s samples, peers []benchmarks.Peer, cases []benchmarks.AddrCas
 		add("Warm Validate at most 3x url.Parse", fmt.Sprintf("%.2fx (%s vs %s ns/url, timed in turns)", ratio, formatNumber(warm), formatNumber(parse)), ratio <= 3)
 	}
 	return strings.TrimRight(b.String(), "\n")
-}
-
-func perItem(s samples, name, perItemUnit, unit string) (float64, bool) {
-	items, ok := s.batch(name, perItemUnit)
-	if !ok {
-		return 0, false
-	}
-	v, ok := s.median(name, unit)
-	return v / items, ok
 }
 
 func verdictOf(accept bool) benchmarks.Verdict {
