@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 )
 
 // Stage names the step of a delivery that failed.
@@ -57,7 +58,9 @@ type DeliveryError struct {
 }
 
 func (e *DeliveryError) Error() string {
-	return "webhookurl: delivery to " + quote(e.URL) + " failed at the " + string(e.Stage) + " stage: " + e.Err.Error()
+	// The cause's own package prefix would repeat this one.
+	cause := strings.TrimPrefix(e.Err.Error(), "webhookurl: ")
+	return "webhookurl: delivery to " + quote(e.URL) + " failed at the " + string(e.Stage) + " stage: " + cause
 }
 
 // Unwrap returns the cause.

@@ -469,13 +469,15 @@ func TestDialParallel(t *testing.T) {
 		wantErr  error
 	}{
 		{"first answers", map[netip.Addr]fakeAttempt{v6: {}, v4: {}}, v6, nil},
-		{"slow first loses", map[netip.Addr]fakeAttempt{v6: {delay: time.Second}, v4: {}}, v4, nil},
+		{"slow first loses", map[netip.Addr]fakeAttempt{v6: {delay: 2 * time.Second}, v4: {}}, v4, nil},
 		{"failed first falls back", map[netip.Addr]fakeAttempt{v6: {err: refused}, v4: {}}, v4, nil},
 		{"all fail", map[netip.Addr]fakeAttempt{v6: {err: refused}, v4: {err: errors.New("timeout")}}, netip.Addr{}, refused},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := v.newDialer(0, 20*time.Millisecond)
+			// Long enough that the first attempt of "first answers"
+			// returns before the timer, even on a loaded machine.
+			d := v.newDialer(0, 200*time.Millisecond)
 			f := &fakeConnector{attempts: tt.attempts}
 			f.install(d)
 
