@@ -11,10 +11,10 @@ const idChunkSize = 1 << 16
 
 // idSet remembers the ids seen so far by a 64-bit hash of each, with the
 // position of its first record. It is the one part of audit whose memory
-// grows with the export: 12 bytes per id for the hash and position, plus
-// an index of 4-byte slots that is between 3/8 and 3/4 full, so 17 to 23
-// bytes per id in all. While the index doubles, the old one is still
-// held, which adds up to 8 bytes per id for a moment.
+// grows with the export. Each id takes 12 bytes for the hash and position.
+// An index of 4-byte slots, between 3/8 and 3/4 full, adds 5 to 11 bytes,
+// so an id costs 17 to 23 bytes in all. While the index doubles, the old
+// one is still held, which adds about 5 bytes per id for a moment.
 //
 // NOTE: two different ids with the same 64-bit hash would be reported as
 // duplicates, and the second one's URL would not be checked. The seed is

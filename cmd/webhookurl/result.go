@@ -138,9 +138,9 @@ func derefOr(n *int) int {
 }
 
 // formatRawID formats the raw JSON of an id or company id for text output
-// and messages: null when absent, a string as Go quotes its decoded text,
-// anything else as written unless it has a rune that strconv.IsPrint
-// rejects, in which case it is quoted as a whole. Raw JSON may hold DEL,
+// and messages. An absent id is null, and a string is quoted by Go from
+// its decoded text. Anything else is printed as written, or quoted as a
+// whole if strconv.IsPrint rejects one of its runes. Raw JSON may hold DEL,
 // C1 controls such as U+009B (CSI), bidi overrides or U+2028 unescaped,
 // which would let a record rewrite the operator's terminal line.
 func formatRawID(raw json.RawMessage) string {
@@ -290,9 +290,9 @@ func appendRawOrNull(b []byte, raw json.RawMessage) []byte {
 }
 
 // appendJSONString appends s as a JSON string the way encoding/json does
-// with HTML escaping off: quote, backslash and control characters are
-// escaped, invalid UTF-8 becomes U+FFFD, and U+2028 and U+2029 are
-// escaped because JavaScript does not allow them in string literals.
+// with HTML escaping off. Quote, backslash and control characters are
+// escaped, and invalid UTF-8 becomes U+FFFD. U+2028 and U+2029 are escaped
+// too, because older JavaScript does not allow them in string literals.
 func appendJSONString(b []byte, s string) []byte {
 	const hex = "0123456789abcdef"
 	b = append(b, '"')
