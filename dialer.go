@@ -113,6 +113,9 @@ func (d *dialer) dialNet(ctx context.Context, network string, addr netip.AddrPor
 
 // DialContext is Validator.DialContext with the dialer's settings.
 func (d *dialer) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	if ctx == nil {
+		return nil, &net.OpError{Op: "dial", Net: network, Err: errNilContext}
+	}
 	switch network {
 	case "tcp", "tcp4", "tcp6":
 	default:
@@ -165,7 +168,7 @@ func (d *dialer) resolve(ctx context.Context, hostText string) ([]netip.Addr, *E
 		// checkHost reads a dotted-decimal name as an IPv4 address.
 		return d.resolve(ctx, h.addr.String())
 	}
-	return d.v.lookup(ctx, h.name)
+	return d.v.lookup(ctx, h.name, hostText)
 }
 
 // filterFamily keeps the addresses that network can reach.
@@ -211,6 +214,8 @@ func interleave(addrs []netip.Addr) []netip.Addr {
 	}
 	return out
 }
+
+var errNilContext = errors.New("webhookurl: nil context; pass context.Background() or a request's context")
 
 type dialResult struct {
 	conn net.Conn

@@ -31,7 +31,8 @@
 //	res, err := v.Validate(ctx, req.URL)
 //	var verr *webhookurl.Error
 //	if errors.As(err, &verr) {
-//		// 422 with verr.Reason as the code and verr.Error() as the message.
+//		// 422 with verr.Reason as the code and verr.Message() as the
+//		// text; log verr.Detail(), which names the address and range.
 //	}
 //	store(res.URL) // the canonical form
 //

@@ -132,17 +132,21 @@ func quote(s string) string {
 
 func isRuneStart(b byte) bool { return b&0xC0 != 0x80 }
 
-// Error returns a message fit for a 422 response: what is wrong with the
-// URL, with the offending value quoted.
+// Error returns "webhookurl: " followed by Message.
 func (e *Error) Error() string {
 	return "webhookurl: " + e.Message()
 }
 
-// Message returns the same text as Error without the package prefix.
+// Message returns a sentence fit for a 422 response to the customer who
+// submitted the URL: what is wrong with it, with the offending value
+// quoted. It is the text of Error without the package prefix.
 func (e *Error) Message() string {
 	v := quote(e.Value)
 	switch e.Reason {
 	case ReasonSchemeNotHTTPS:
+		if e.Value == "" && e.detail == "empty" {
+			return "URL is empty; it must start with https://"
+		}
 		if e.Value == "" {
 			return "URL has no scheme; it must start with https://"
 		}
@@ -170,6 +174,9 @@ func (e *Error) Message() string {
 	case ReasonPublicSuffix:
 		return "host " + v + " is a public suffix, not a host name"
 	case ReasonPortNotAllowed:
+		if e.detail != "" {
+			return "port " + v + " is not allowed: " + e.detail
+		}
 		return "port " + v + " is not allowed"
 	case ReasonPrivateAddress:
 		if e.Resolved {
@@ -196,7 +203,7 @@ func (e *Error) Detail() string {
 		b.WriteString(" [")
 		b.WriteString(e.Class.String())
 		b.WriteString("]")
-	} else if e.detail != "" && e.Reason != ReasonInvalidURL && e.Reason != ReasonInvalidHost && e.Reason != ReasonTooLong {
+	} else if e.detail != "" && !detailInMessage(e.Reason) {
 		b.WriteString(" [")
 		b.WriteString(e.detail)
 		b.WriteString("]")
@@ -206,6 +213,15 @@ func (e *Error) Detail() string {
 		b.WriteString(e.Err.Error())
 	}
 	return b.String()
+}
+
+// detailInMessage reports whether Message already includes the detail.
+func detailInMessage(r Reason) bool {
+	switch r {
+	case ReasonInvalidURL, ReasonInvalidHost, ReasonTooLong, ReasonPortNotAllowed, ReasonSchemeNotHTTPS:
+		return true
+	}
+	return false
 }
 
 // Is reports whether target is the sentinel of e's reason.

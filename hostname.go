@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 	"golang.org/x/net/publicsuffix"
@@ -59,9 +60,11 @@ func checkHost(raw string) (host, *Error) {
 	name := raw
 	switch {
 	case !needsIDNA(name):
-	case isASCIIHostText(name):
-		// UTS #46 maps A-Z to a-z and leaves the rest of this set alone,
-		// so lowercasing is the whole mapping; checkLabels does the rest.
+	case isPlainASCII(name):
+		// For ASCII, UTS #46 maps A-Z to a-z and, with the STD3 rules of
+		// the lookup profile, rejects everything but letters, digits,
+		// hyphens and dots. Lowercasing is the whole mapping, and
+		// checkLabels rejects the rest with a clearer message than IDNA's.
 		name = strings.ToLower(name)
 	default:
 		mapped, err := idna.Lookup.ToASCII(name)
@@ -181,12 +184,11 @@ func needsIDNA(name string) bool {
 	return strings.HasPrefix(name, "xn--") || strings.Contains(name, ".xn--")
 }
 
-// isASCIIHostText reports whether name has only ASCII letters of either
-// case, digits, hyphens and dots, and no punycode label in any case.
-func isASCIIHostText(name string) bool {
+// isPlainASCII reports whether name is ASCII with no punycode label in any
+// case: a name IDNA would only lowercase or reject.
+func isPlainASCII(name string) bool {
 	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.') {
+		if name[i] >= utf8.RuneSelf {
 			return false
 		}
 	}

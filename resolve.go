@@ -255,7 +255,7 @@ func (r *DNSResolver) resolve(ctx context.Context, host string) lookupResult {
 	addrs := append(answers[0].addrs, answers[1].addrs...)
 	if len(addrs) == 0 {
 		return lookupResult{
-			err: fmt.Errorf("%w: %s has no A or AAAA records", ErrNoAddresses, strings.TrimSuffix(name, ".")),
+			err: &statusError{ErrNoAddresses, "no A or AAAA records for " + host},
 			ttl: r.negativeTTL(answers[:]),
 		}
 	}
@@ -295,6 +295,17 @@ func (r *DNSResolver) negativeTTL(answers []typeAnswer) time.Duration {
 	}
 	return min(time.Duration(ttl)*time.Second, r.maxNegativeTTL)
 }
+
+// statusError is a DNS answer that rejects the name, NXDOMAIN or NODATA.
+// It matches its sentinel under errors.Is without repeating the sentinel's
+// text, so a logged error chain reads once.
+type statusError struct {
+	sentinel error
+	text     string
+}
+
+func (e *statusError) Error() string        { return e.text }
+func (e *statusError) Is(target error) bool { return target == e.sentinel }
 
 // pickError returns the error that decides a lookup. NODATA for one type is
 // not an error when the other has addresses, and a cancellation caused by
@@ -347,7 +358,7 @@ func (r *DNSResolver) lookupType(ctx context.Context, name string, qtype uint16)
 		}
 		if reply.Rcode == dns.RcodeNameError {
 			ans.negativeTTL, ans.hasSOA = soaTTL(reply)
-			return ans, fmt.Errorf("%w: %s (%s)", ErrDNSNotFound, strings.TrimSuffix(current, "."), dns.TypeToString[qtype])
+			return ans, &statusError{ErrDNSNotFound, "NXDOMAIN for " + strings.TrimSuffix(current, ".")}
 		}
 
 		target, err := followAnswer(reply, current, qtype, seen, &ans)
@@ -359,7 +370,7 @@ func (r *DNSResolver) lookupType(ctx context.Context, name string, qtype uint16)
 		}
 		if target == current {
 			ans.negativeTTL, ans.hasSOA = soaTTL(reply)
-			return ans, fmt.Errorf("%w: %s (%s)", ErrNoAddresses, strings.TrimSuffix(name, "."), dns.TypeToString[qtype])
+			return ans, &statusError{ErrNoAddresses, "no " + dns.TypeToString[qtype] + " records for " + strings.TrimSuffix(name, ".")}
 		}
 		// The answer ended at a CNAME whose target it did not resolve.
 		current = target

@@ -17,6 +17,10 @@ import (
 // Config.MaxLength is zero.
 const DefaultMaxLength = 2048
 
+// maxMaxLength bounds Config.MaxLength, so that the input limit derived from
+// it cannot overflow and no single URL can take megabytes of work.
+const maxMaxLength = 1 << 20
+
 // Config configures a Validator. The zero Config is the documented policy:
 // https only, at most 2048 characters, any port, the built-in address table,
 // and the nameservers of /etc/resolv.conf.
@@ -73,6 +77,9 @@ func New(cfg Config) (*Validator, error) {
 	}
 	if v.maxLength < len("https://a.b") {
 		return nil, fmt.Errorf("webhookurl: MaxLength %d is too small for any URL", cfg.MaxLength)
+	}
+	if v.maxLength > maxMaxLength {
+		return nil, fmt.Errorf("webhookurl: MaxLength %d is larger than the supported maximum of %d", cfg.MaxLength, maxMaxLength)
 	}
 
 	for _, p := range cfg.Ports {
@@ -161,7 +168,7 @@ func (r Result) IsIPLiteral() bool {
 // name that passes still has to be resolved before it can be trusted; use
 // Validate for that. The error is always an *Error.
 func (v *Validator) ValidateStatic(raw string) (Result, error) {
-	res, err := v.parse(raw)
+	res, _, err := v.parse(raw)
 	if err != nil {
 		return Result{}, err
 	}
@@ -174,7 +181,7 @@ func (v *Validator) ValidateStatic(raw string) (Result, error) {
 // the lookup, errors.Is(err, context.Canceled) or
 // errors.Is(err, context.DeadlineExceeded) holds as well.
 func (v *Validator) Validate(ctx context.Context, raw string) (Result, error) {
-	res, err := v.parse(raw)
+	res, written, err := v.parse(raw)
 	if err != nil {
 		return Result{}, err
 	}
@@ -182,7 +189,7 @@ func (v *Validator) Validate(ctx context.Context, raw string) (Result, error) {
 		return res, nil // an IP literal, already judged
 	}
 
-	addrs, lookupErr := v.lookup(ctx, res.Host)
+	addrs, lookupErr := v.lookup(ctx, res.Host, written)
 	if lookupErr != nil {
 		return Result{}, lookupErr
 	}
@@ -190,23 +197,28 @@ func (v *Validator) Validate(ctx context.Context, raw string) (Result, error) {
 	return res, nil
 }
 
-// lookup resolves host and checks every address, so that one private
-// answer among public ones rejects the URL: a client may dial any of them.
-func (v *Validator) lookup(ctx context.Context, host string) ([]netip.Addr, *Error) {
+// lookup resolves host, the canonical ASCII name, and checks every
+// address, so that one private answer among public ones rejects the URL: a
+// client may dial any of them. Errors quote the host as the customer wrote
+// it, which may be Unicode.
+func (v *Validator) lookup(ctx context.Context, host, written string) ([]netip.Addr, *Error) {
+	if ctx == nil {
+		return nil, &Error{Reason: ReasonDNSFailure, Value: written, Err: errors.New("webhookurl: nil context")}
+	}
 	if err := ctx.Err(); err != nil {
-		return nil, &Error{Reason: ReasonDNSFailure, Value: host, Err: err}
+		return nil, &Error{Reason: ReasonDNSFailure, Value: written, Err: err}
 	}
 	addrs, err := v.resolver.LookupAddrs(ctx, host)
 	if err != nil {
-		return nil, resolveError(host, err)
+		return nil, resolveError(written, err)
 	}
 	if len(addrs) == 0 {
-		return nil, reject(ReasonNoAddresses, host, "")
+		return nil, reject(ReasonNoAddresses, written, "")
 	}
 	for _, a := range addrs {
 		c := v.CheckAddr(a)
 		if !c.Public {
-			return nil, &Error{Reason: ReasonPrivateAddress, Value: host, Addr: a, Class: c, Resolved: true}
+			return nil, &Error{Reason: ReasonPrivateAddress, Value: written, Addr: a, Class: c, Resolved: true}
 		}
 	}
 	return addrs, nil
@@ -249,25 +261,26 @@ func (v *Validator) CheckAddr(addr netip.Addr) Classification {
 	return c
 }
 
-// parse applies the static rules to raw and returns the canonical result.
-func (v *Validator) parse(raw string) (Result, *Error) {
+// parse applies the static rules to raw and returns the canonical result
+// and the host as written in raw.
+func (v *Validator) parse(raw string) (Result, string, *Error) {
 	// Bound the work before anything else. The canonical form is checked
 	// against MaxLength below; an input four times longer cannot be
 	// worth the parsing effort.
 	if len(raw) > 4*v.maxLength {
-		return Result{}, reject(ReasonTooLong, raw,
+		return Result{}, "", reject(ReasonTooLong, raw,
 			fmt.Sprintf("%d bytes; the maximum is %d", len(raw), v.maxLength))
 	}
 	if err := scanCharacters(raw); err != nil {
-		return Result{}, err
+		return Result{}, "", err
 	}
 	if strings.IndexByte(raw, '#') >= 0 {
-		return Result{}, reject(ReasonFragment, raw, "")
+		return Result{}, "", reject(ReasonFragment, raw, "")
 	}
 
 	rest, err := checkScheme(raw)
 	if err != nil {
-		return Result{}, err
+		return Result{}, "", err
 	}
 
 	// The authority ends at the first slash or question mark. Everything
@@ -281,32 +294,32 @@ func (v *Validator) parse(raw string) (Result, *Error) {
 	// Userinfo is rejected outright: "https://good.example@127.0.0.1/"
 	// shows one host to a reader and connects to another.
 	if strings.IndexByte(authority, '@') >= 0 {
-		return Result{}, reject(ReasonUserinfo, raw, "")
+		return Result{}, "", reject(ReasonUserinfo, raw, "")
 	}
 	hostText, portText, hasPort, err := splitAuthority(authority)
 	if err != nil {
-		return Result{}, err
+		return Result{}, "", err
 	}
 	port, err := v.checkPort(portText, hasPort)
 	if err != nil {
-		return Result{}, err
+		return Result{}, "", err
 	}
 	h, err := checkHost(hostText)
 	if err != nil {
-		return Result{}, err
+		return Result{}, "", err
 	}
 	if h.addr.IsValid() {
 		if c := v.CheckAddr(h.addr); !c.Public {
-			return Result{}, &Error{Reason: ReasonPrivateAddress, Value: hostText, Addr: h.addr, Class: c}
+			return Result{}, "", &Error{Reason: ReasonPrivateAddress, Value: hostText, Addr: h.addr, Class: c}
 		}
 	}
 
 	canonical, err := buildCanonical(h, port, tail)
 	if err != nil {
-		return Result{}, err
+		return Result{}, "", err
 	}
 	if len(canonical) > v.maxLength {
-		return Result{}, reject(ReasonTooLong, raw,
+		return Result{}, "", reject(ReasonTooLong, raw,
 			fmt.Sprintf("%d characters when encoded; the maximum is %d", len(canonical), v.maxLength))
 	}
 
@@ -314,7 +327,7 @@ func (v *Validator) parse(raw string) (Result, *Error) {
 	if h.addr.IsValid() {
 		res.Addrs = []netip.Addr{h.addr}
 	}
-	return res, nil
+	return res, hostText, nil
 }
 
 // scanCharacters rejects bytes that no webhook URL needs and that parsers
@@ -354,6 +367,9 @@ func scanCharacters(raw string) *Error {
 // checkScheme requires an https scheme, in any case, followed by "//",
 // and returns what follows.
 func checkScheme(raw string) (string, *Error) {
+	if raw == "" {
+		return "", reject(ReasonSchemeNotHTTPS, "", "empty")
+	}
 	colon := strings.IndexByte(raw, ':')
 	if colon <= 0 || !isScheme(raw[:colon]) {
 		return "", reject(ReasonSchemeNotHTTPS, "", "")
@@ -449,7 +465,8 @@ func isHexDigit(c byte) bool {
 // the colon means the default, as RFC 3986 Section 3.2.3 allows.
 func (v *Validator) checkPort(text string, present bool) (uint16, *Error) {
 	port := 443
-	if present && text != "" {
+	implied := !present || text == ""
+	if !implied {
 		if len(text) > 5 || !isDigits(text) {
 			return 0, reject(ReasonInvalidURL, text, "the port must be a decimal number")
 		}
@@ -458,15 +475,31 @@ func (v *Validator) checkPort(text string, present bool) (uint16, *Error) {
 		}
 		port, _ = strconv.Atoi(text)
 		if port < 1 || port > 65535 {
-			return 0, reject(ReasonPortNotAllowed, text, "outside 1-65535")
+			return 0, reject(ReasonPortNotAllowed, text, "ports range from 1 to 65535")
 		}
 	}
 	if len(v.ports) > 0 {
 		if _, ok := slices.BinarySearch(v.ports, uint16(port)); !ok {
-			return 0, reject(ReasonPortNotAllowed, strconv.Itoa(port), "not in Config.Ports")
+			detail := "use one of " + v.portList()
+			if implied {
+				detail = "the URL names no port, so it uses 443; name one of " + v.portList()
+			}
+			return 0, reject(ReasonPortNotAllowed, strconv.Itoa(port), detail)
 		}
 	}
 	return uint16(port), nil
+}
+
+// portList returns the allowed ports for an error message.
+func (v *Validator) portList() string {
+	var b strings.Builder
+	for i, p := range v.ports {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Itoa(int(p)))
+	}
+	return b.String()
 }
 
 func isDigits(s string) bool {

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -428,9 +430,12 @@ func TestValidateStaticPorts(t *testing.T) {
 		assert.Equal(t, tt.reason, reasonOf(err), "ValidateStatic(%q)", tt.in)
 	}
 
-	noDefault := newTestValidator(t, Config{Ports: []uint16{8443}})
+	noDefault := newTestValidator(t, Config{Ports: []uint16{8443, 9443}})
 	_, err := noDefault.ValidateStatic("https://hooks.example.info/")
 	assert.ErrorIs(t, err, ErrPortNotAllowed, "443 is implied and not in Ports")
+	assert.EqualError(t, err, `webhookurl: port "443" is not allowed: the URL names no port, so it uses 443; name one of 8443, 9443`)
+	_, err = noDefault.ValidateStatic("https://hooks.example.info:22/")
+	assert.EqualError(t, err, `webhookurl: port "22" is not allowed: use one of 8443, 9443`)
 }
 
 func TestValidateDNS(t *testing.T) {
@@ -580,6 +585,7 @@ func TestNewRejectsBadConfig(t *testing.T) {
 	}{
 		{"port zero", Config{Ports: []uint16{0}}},
 		{"tiny max length", Config{MaxLength: 5}},
+		{"huge max length", Config{MaxLength: math.MaxInt}},
 		{"invalid allow prefix", Config{Allow: []netip.Prefix{{}}}},
 		{"invalid deny prefix", Config{Deny: []netip.Prefix{{}}}},
 		{"nameserver name", Config{DNS: DNSConfig{Nameservers: []string{"dns.example.info:53"}}}},
@@ -610,6 +616,10 @@ func TestErrorMessages(t *testing.T) {
 		{"https://nx.example.info/", `webhookurl: host "nx.example.info" was not found in DNS`},
 		{"https://redis/", `webhookurl: host "redis" must be a fully qualified domain name such as hooks.example.com`},
 		{"https://hooks.example.info:8888:443/", `webhookurl: invalid URL: more than one port in "hooks.example.info:8888:443"`},
+		{"", "webhookurl: URL is empty; it must start with https://"},
+		{"https://hooks.example.info:99999/", `webhookurl: port "99999" is not allowed: ports range from 1 to 65535`},
+		{"https://münchen.example.info/", `webhookurl: host "münchen.example.info" was not found in DNS`},
+		{"https://a_b.example.com/", `webhookurl: host "a_b.example.com" is invalid: only letters, digits and hyphens are allowed`},
 	}
 	for _, tt := range tests {
 		_, err := v.Validate(context.Background(), tt.in)
@@ -660,7 +670,7 @@ func TestASCIIFastPathMatchesIDNA(t *testing.T) {
 	}
 	for _, name := range names {
 		upper := strings.ToUpper(name[:1]) + name[1:]
-		require.True(t, isASCIIHostText(upper), "isASCIIHostText(%q)", upper)
+		require.True(t, isPlainASCII(upper), "isPlainASCII(%q)", upper)
 		if checkLabels(name, name) == nil {
 			mapped, err := idna.Lookup.ToASCII(upper)
 			assert.NoError(t, err, "idna.Lookup.ToASCII(%q)", upper)
@@ -689,10 +699,36 @@ func TestSuffixMemoBounded(t *testing.T) {
 	assert.Equal(t, ReasonUnknownTLD, suffixReason("hooks.corp"), "the memo keeps the verdict")
 }
 
-func TestIsASCIIHostText(t *testing.T) {
-	assert.True(t, isASCIIHostText("Hooks.Example.COM"))
-	assert.False(t, isASCIIHostText("XN--MNCHEN-3YA.de"), "punycode in upper case goes through IDNA")
-	assert.False(t, isASCIIHostText("a.Xn--b.com"))
-	assert.False(t, isASCIIHostText("ｈooks.example.com"))
-	assert.False(t, isASCIIHostText("hooks_1.example.com"))
+func TestIsPlainASCII(t *testing.T) {
+	assert.True(t, isPlainASCII("Hooks.Example.COM"))
+	assert.True(t, isPlainASCII("hooks_1.example.com"), "checkLabels rejects it with its own message")
+	assert.False(t, isPlainASCII("XN--MNCHEN-3YA.de"), "punycode in upper case goes through IDNA")
+	assert.False(t, isPlainASCII("a.Xn--b.com"))
+	assert.False(t, isPlainASCII("ｈooks.example.com"))
+}
+
+// TestPlainASCIIMatchesIDNA checks that every ASCII name IDNA rejects is
+// rejected by the plain path too, and every name it accepts maps the same.
+func TestPlainASCIIMatchesIDNA(t *testing.T) {
+	for c := 0; c < utf8.RuneSelf; c++ {
+		for _, name := range []string{string(rune(c)) + "a.example.com", "a" + string(rune(c)) + "b.example.com"} {
+			mapped, idnaErr := idna.Lookup.ToASCII(name)
+			lower := strings.ToLower(strings.TrimSuffix(name, "."))
+			plainErr := checkLabels(name, lower)
+			if idnaErr != nil {
+				assert.Error(t, plainErr, "IDNA rejects %q, so must checkLabels", name)
+				continue
+			}
+			if plainErr == nil {
+				assert.Equal(t, strings.TrimSuffix(mapped, "."), lower, "IDNA maps %q", name)
+			}
+		}
+	}
+}
+
+func TestValidateNilContext(t *testing.T) {
+	v := newTestValidator(t, Config{Resolver: newMapResolver(map[string][]string{"hooks.example.info": {"93.184.215.14"}})})
+	//nolint:staticcheck // a nil context is the input under test
+	_, err := v.Validate(nil, "https://hooks.example.info/") //lint:ignore SA1012 a nil context is the input under test
+	assert.ErrorIs(t, err, ErrDNSFailure, "a nil context fails closed instead of panicking")
 }
