@@ -785,3 +785,105 @@ func FuzzResolverReply(f *testing.F) {
 		}
 	})
 }
+
+// redirectingTransport answers the first request with a 302 to location
+// without dialing, and sends every later request through next.
+type redirectingTransport struct {
+	location string
+	next     http.RoundTripper
+
+	mu    sync.Mutex
+	calls int
+}
+
+func (rt *redirectingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	rt.mu.Lock()
+	rt.calls++
+	first := rt.calls == 1
+	rt.mu.Unlock()
+
+	if !first {
+		return rt.next.RoundTrip(req)
+	}
+	return &http.Response{
+		StatusCode: http.StatusFound,
+		Header:     http.Header{"Location": {rt.location}},
+		Body:       http.NoBody,
+		Request:    req,
+	}, nil
+}
+
+// FuzzRedirectDifferential sends a request through Validator.Client to an
+// endpoint that redirects to an arbitrary Location, and records what
+// net/http then dials. A followed redirect must dial over TLS a host and
+// port that pass the static rules. A DNS name must be dialed only after
+// the resolver was asked for that very name, because the redirect check
+// has to judge what net/http makes of Location, not the header text.
+func FuzzRedirectDifferential(f *testing.F) {
+	for _, location := range []string{
+		"https://hooks.example.net/next",
+		"/relative?x=1",
+		"//127.0.0.1/",
+		"https://127。0。0。1/",
+		"https://127.0.0.%31/",
+		"https://hooks.example.net%2f@127.0.0.1/",
+		"https:\\\\127.0.0.1/",
+		"http://hooks.example.net/",
+		"https://[::ffff:127.0.0.1]/",
+		"https://hooks.example.net:8443/#frag",
+		"https://HOOKS.EXAMPLE.NET./",
+		"https://xn--bcher-kva.example.net/",
+	} {
+		f.Add(location)
+	}
+
+	f.Fuzz(func(t *testing.T, location string) {
+		resolver := &answerResolver{addrs: []netip.Addr{netip.MustParseAddr("93.184.215.14")}}
+		v, err := New(Config{Resolver: resolver})
+		require.NoError(t, err)
+
+		var mu sync.Mutex
+		var dials []string
+		record := func(kind string) func(context.Context, string, string) (net.Conn, error) {
+			return func(_ context.Context, network, addr string) (net.Conn, error) {
+				mu.Lock()
+				defer mu.Unlock()
+				dials = append(dials, kind+" "+network+" "+addr)
+				return nil, errDialBlocked
+			}
+		}
+		dialer := &http.Transport{DialContext: record("plain"), DialTLSContext: record("tls"), DisableKeepAlives: true}
+		defer dialer.CloseIdleConnections()
+
+		client := v.Client(ClientOptions{MaxRedirects: 1, Timeout: 5 * time.Second})
+		client.Transport = &redirectingTransport{location: location, next: dialer}
+		resp, err := client.Get("https://hooks.example.com/a/b?x=1")
+		if resp != nil {
+			resp.Body.Close()
+		}
+		if err == nil {
+			// The 302 came back as is: net/http did not follow it, for
+			// example because Location did not parse.
+			require.Empty(t, dials, "redirect to %q", location)
+			return
+		}
+
+		mu.Lock()
+		defer mu.Unlock()
+		if len(dials) == 0 {
+			return // rejected before any dial
+		}
+		require.Len(t, dials, 1, "dials after a redirect to %q", location)
+		fields := strings.SplitN(dials[0], " ", 3)
+		require.Len(t, fields, 3)
+		require.Equal(t, "tls", fields[0], "redirect to %q dials %s", location, dials[0])
+		hostPort := fields[2]
+
+		res, err := v.ValidateStatic("https://" + hostPort + "/")
+		require.NoError(t, err, "redirect to %q dials %s, which the static rules reject", location, hostPort)
+		require.True(t, sameDialTarget(hostPort, res), "redirect to %q dials %s; the rules judge %s", location, hostPort, res.HostPort())
+		if !res.IsIPLiteral() {
+			require.Contains(t, resolver.lookedUp(), res.Host, "redirect to %q dials %s without resolving it", location, hostPort)
+		}
+	})
+}
