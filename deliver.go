@@ -66,6 +66,10 @@ func (e *DeliveryError) Error() string {
 // Unwrap returns the cause.
 func (e *DeliveryError) Unwrap() error { return e.Err }
 
+// errNilContext rejects a nil context, which net.Dialer and net/http
+// would dereference.
+var errNilContext = errors.New("webhookurl: nil context; pass context.Background() or a request's context")
+
 // Deliverer posts webhook payloads to stored URLs through a Client of its
 // Validator. Build one per worker with NewDeliverer and share it: it is
 // safe for concurrent use and keeps connections alive between deliveries.
@@ -95,9 +99,12 @@ func (d *Deliverer) Deliver(ctx context.Context, rawURL string, body []byte, hea
 		return nil, newDeliveryError(rawURL, err)
 	}
 
+	if ctx == nil {
+		return nil, &DeliveryError{Stage: StageNetwork, URL: rawURL, Err: errNilContext}
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, res.URL, bytes.NewReader(body))
 	if err != nil {
-		// A canonical URL always parses; this guards a nil context.
+		// Not expected: a canonical URL always parses.
 		return nil, &DeliveryError{Stage: StageURL, URL: rawURL,
 			Err: &Error{Reason: ReasonInvalidURL, Value: rawURL, Err: err, detail: "net/http cannot build a request for it"}}
 	}

@@ -296,6 +296,17 @@ func TestDeliverContextCanceled(t *testing.T) {
 	assert.True(t, ok, "Deliver with a canceled context = %T; want *DeliveryError", err)
 }
 
+func TestDeliverNilContext(t *testing.T) {
+	v := newDeliveryValidator(t, hookResolver(), Config{})
+	d := newTestDeliverer(t, v, ClientOptions{})
+	var ctx context.Context // nil, as a careless caller might pass
+
+	var err error
+	assert.NotPanics(t, func() { _, err = d.Deliver(ctx, "https://hooks.example.info/", nil, nil) }, "Deliver(nil, ...)")
+
+	assert.ErrorIs(t, err, errNilContext, "Deliver(nil, ...) = %v; want %v", err, errNilContext)
+}
+
 func TestDeliverConcurrent(t *testing.T) {
 	s := startHookServer(t, okHandler())
 	v := newDeliveryValidator(t, hookResolver(), Config{})
