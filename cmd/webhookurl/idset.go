@@ -7,7 +7,7 @@ import (
 
 // idChunkSize is the number of ids in one chunk of idSet's entries.
 // Entries grow a chunk at a time, so a growing set never copies them.
-const idChunkSize = 1 << 16
+const idChunkSize = 1 << 12
 
 // idSet remembers the ids seen so far by a 64-bit hash of each, with the
 // position of its first record. It is the one part of audit whose memory
