@@ -215,8 +215,6 @@ func interleave(addrs []netip.Addr) []netip.Addr {
 	return out
 }
 
-var errNilContext = errors.New("webhookurl: nil context; pass context.Background() or a request's context")
-
 type dialResult struct {
 	conn net.Conn
 	err  error

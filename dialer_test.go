@@ -295,6 +295,19 @@ func TestDialContextNetwork(t *testing.T) {
 	}
 }
 
+func TestDialContextNilContext(t *testing.T) {
+	v := newDeliveryValidator(t, newSeqResolver(nil), Config{})
+	var ctx context.Context // nil, as a careless caller might pass
+
+	for _, address := range []string{"127.0.0.2:443", "hooks.example.info:443"} {
+		t.Run(address, func(t *testing.T) {
+			var err error
+			assert.NotPanics(t, func() { _, err = v.DialContext(ctx, "tcp", address) }, "DialContext(nil, %q)", address)
+			assert.ErrorIs(t, err, errNilContext, "DialContext(nil, %q) = %v; want %v", address, err, errNilContext)
+		})
+	}
+}
+
 func TestDialContextFamily(t *testing.T) {
 	res := newSeqResolver(map[string][][]netip.Addr{"v4.example.info": {addrList("127.0.0.2")}})
 	v := newDeliveryValidator(t, res, Config{})
