@@ -39,18 +39,20 @@ isolate() {
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 isolate "$out/root.test" -test.run '^$' \
 	-test.bench '^Benchmark(ClassifyMix|StaticCheck|ValidateWarm|ValidateCold)$' \
-	-test.count "$count" >"$out/root.txt"
+	-test.count "$count" >"$out/webhookurl.txt"
 (cd benchmarks && isolate "$out/peers.test" -test.run '^$' -test.bench . \
 	-test.count "$count") >"$out/peers.txt"
 load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 
-{
+# benchstat labels each column with the file name, so it runs in $out.
+(
+	cd "$out"
 	echo "# webhookurl package"
-	"$out/bin/benchstat" "$out/root.txt"
+	bin/benchstat webhookurl.txt
 	echo
 	echo "# benchmarks module (peers)"
-	"$out/bin/benchstat" "$out/peers.txt"
-} >"$out/benchstat.txt"
+	bin/benchstat peers.txt
+) >"$out/benchstat.txt"
 
 {
 	echo "$(go version)"
@@ -63,7 +65,7 @@ load_after=$(cut -d' ' -f1-3 /proc/loadavg)
 } >"$out/machine.txt"
 
 isolate "$out/benchreport" -page BENCHMARKS.md -cases benchmarks/testdata \
-	-root "$out/root.txt" -peers "$out/peers.txt" \
+	-root "$out/webhookurl.txt" -peers "$out/peers.txt" \
 	-benchstat "$out/benchstat.txt" -machine "$out/machine.txt"
 
 if [ -n "${KEEP:-}" ]; then
