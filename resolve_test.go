@@ -241,7 +241,10 @@ func TestResolverTimeoutBoundsLookup(t *testing.T) {
 	require.Error(t, err)
 	assert.ErrorContains(t, err, "timed out")
 	assert.Less(t, time.Since(start), 5*time.Second, "two attempts of 100 ms must not stall the lookup")
-	assert.Equal(t, 4, srv.Total(), "two attempts per type")
+	// Two attempts per type, unless one type's failure cancels the
+	// other's second attempt first.
+	assert.LessOrEqual(t, srv.Total(), 4, "at most two attempts per type")
+	assert.GreaterOrEqual(t, srv.Total(), 2, "the failing type was tried twice")
 }
 
 func TestResolverContextCancel(t *testing.T) {

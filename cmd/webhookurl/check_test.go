@@ -183,6 +183,9 @@ func TestCheckUsageErrors(t *testing.T) {
 		{"unknown flag", []string{"-strict", "https://a.example.com/"}, "", "flag provided but not defined: -strict"},
 		{"bad dns", []string{"-dns", "resolver.example.com:53", "https://a.example.com/"}, "", `invalid -dns nameserver "resolver.example.com:53"`},
 		{"empty dns element", []string{"-dns", "127.0.0.1:53,", "https://a.example.com/"}, "", `invalid -dns nameserver ""`},
+		{"empty dns", []string{"-dns", "", "https://a.example.com/"}, "", `invalid -dns ""`},
+		{"blank dns", []string{"-dns", " ", "https://a.example.com/"}, "", `invalid -dns ""`},
+		{"dns with static", []string{"-static", "-dns", "127.0.0.1:53", "https://a.example.com/"}, "", "-dns and -static cannot be used together"},
 		{"bad timeout", []string{"-timeout", "0s", "https://a.example.com/"}, "", "invalid -timeout 0s"},
 		{"no urls", []string{"-static"}, "", "no URL given"},
 	}

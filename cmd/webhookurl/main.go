@@ -108,13 +108,17 @@ Exit status: 0 when all pass, 1 when any is rejected or malformed,
 // choose the output format.
 type commonFlags struct {
 	dns     string
+	dnsSet  bool // -dns was given, even if empty
 	static  bool
 	json    bool
 	timeout time.Duration
 }
 
 func (c *commonFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&c.dns, "dns", "", "comma-separated `HOST:PORT` list of recursive nameservers, IP addresses only;\nport 53 when omitted (default: the nameserver lines of /etc/resolv.conf)")
+	fs.Func("dns", "comma-separated `HOST:PORT` list of recursive nameservers, IP addresses only;\nport 53 when omitted (default: the nameserver lines of /etc/resolv.conf)", func(value string) error {
+		c.dns, c.dnsSet = value, true
+		return nil
+	})
 	fs.BoolVar(&c.static, "static", false, "apply only the rules that need no network; DNS names are not resolved")
 	fs.BoolVar(&c.json, "json", false, "write one JSON object per line instead of text")
 	fs.DurationVar(&c.timeout, "timeout", defaultTimeout, "maximum `duration` of the validation of one URL, DNS queries included")
@@ -139,10 +143,18 @@ func (c *commonFlags) validator(h hooks) (*webhookurl.Validator, error) {
 		return nil, fmt.Errorf("invalid -timeout %s: it must be positive", c.timeout)
 	}
 	var cfg webhookurl.Config
-	if c.dns != "" {
+	if c.dnsSet {
+		if strings.TrimSpace(c.dns) == "" {
+			// An unset shell variable must not fall back to
+			// /etc/resolv.conf.
+			return nil, errors.New(`invalid -dns "": name at least one nameserver, or leave out -dns to use /etc/resolv.conf`)
+		}
 		servers, err := parseNameservers(c.dns)
 		if err != nil {
 			return nil, err
+		}
+		if c.static {
+			return nil, errors.New("-dns and -static cannot be used together: -static never queries DNS")
 		}
 		cfg.DNS.Nameservers = servers
 	}

@@ -201,8 +201,12 @@ func (s summary) writeText(w io.Writer) error {
 	if s.Interrupted {
 		status = " (interrupted)"
 	}
-	if _, err := fmt.Fprintf(w, "summary: %d records, %d ok, %d rejected, %d invalid, %d disabled%s\n",
-		s.Records, s.OK, s.Rejected, s.Invalid, s.Disabled, status); err != nil {
+	records := "records"
+	if s.Records == 1 {
+		records = "record"
+	}
+	if _, err := fmt.Fprintf(w, "summary: %d %s, %d ok, %d rejected, %d invalid, %d disabled%s\n",
+		s.Records, records, s.OK, s.Rejected, s.Invalid, s.Disabled, status); err != nil {
 		return err
 	}
 
