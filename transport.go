@@ -109,9 +109,14 @@ func (v *Validator) newTransport(opts TransportOptions) (*http.Transport, *diale
 func proxyAddress(proxy *url.URL) string {
 	port := proxy.Port()
 	if port == "" {
-		port = "80"
-		if proxy.Scheme == "https" {
+		// The defaults net/http uses for each proxy scheme.
+		switch proxy.Scheme {
+		case "https":
 			port = "443"
+		case "socks5", "socks5h":
+			port = "1080"
+		default:
+			port = "80"
 		}
 	}
 	return net.JoinHostPort(proxy.Hostname(), port)

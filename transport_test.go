@@ -525,3 +525,18 @@ func median(d []time.Duration) time.Duration {
 	slices.Sort(d)
 	return d[len(d)/2]
 }
+
+func TestProxyAddressDefaultPorts(t *testing.T) {
+	tests := []struct{ proxy, want string }{
+		{"http://proxy.example.info", "proxy.example.info:80"},
+		{"https://proxy.example.info", "proxy.example.info:443"},
+		{"socks5://proxy.example.info", "proxy.example.info:1080"},
+		{"socks5h://proxy.example.info", "proxy.example.info:1080"},
+		{"http://10.0.0.1:3128", "10.0.0.1:3128"},
+	}
+	for _, tt := range tests {
+		u, err := url.Parse(tt.proxy)
+		require.NoError(t, err)
+		assert.Equal(t, tt.want, proxyAddress(u), "proxyAddress(%q)", tt.proxy)
+	}
+}
