@@ -728,7 +728,6 @@ func TestPlainASCIIMatchesIDNA(t *testing.T) {
 
 func TestValidateNilContext(t *testing.T) {
 	v := newTestValidator(t, Config{Resolver: newMapResolver(map[string][]string{"hooks.example.info": {"93.184.215.14"}})})
-	//nolint:staticcheck // a nil context is the input under test
 	_, err := v.Validate(nil, "https://hooks.example.info/") //lint:ignore SA1012 a nil context is the input under test
 	assert.ErrorIs(t, err, ErrDNSFailure, "a nil context fails closed instead of panicking")
 }

@@ -244,6 +244,11 @@ func (a *auditor) run(ctx context.Context, name string, input io.Reader) int {
 		fmt.Fprintf(a.stderr, "webhookurl audit: interrupted after %d records\n", sum.Records)
 		failed = true
 	}
+	if sum.Records == 0 && !failed {
+		// An empty export is more often a failed dump than an empty
+		// platform, so say so even though nothing was rejected.
+		fmt.Fprintf(a.stderr, "webhookurl audit: warning: %s has no records\n", name)
+	}
 	if failed || sum.Rejected > 0 || sum.Invalid > 0 {
 		return exitRejected
 	}

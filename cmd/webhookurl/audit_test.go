@@ -456,3 +456,13 @@ func TestGenerateExport(t *testing.T) {
 	defer f.Close()
 	require.NoError(t, generateExport(f, n))
 }
+
+func TestAuditWarnsOnEmptyExport(t *testing.T) {
+	for _, stdin := range []string{"", "[]", "\n\n"} {
+		got := runCommand(t, hooks{}, stdin, "audit", "-static")
+		assert.Equal(t, exitOK, got.code, "an empty export rejects nothing")
+		assert.Contains(t, got.stderr, "has no records", "audit of %q warns", stdin)
+	}
+	got := runCommand(t, hooks{}, `{"id": 1, "url": "https://hooks.example.com/"}`, "audit", "-static")
+	assert.NotContains(t, got.stderr, "has no records")
+}
