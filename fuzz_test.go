@@ -102,6 +102,16 @@ func requireValidatorError(t *testing.T, err error) *Error {
 func requireAcceptedStatic(t *testing.T, v *Validator, raw string, res Result, maxLength int) {
 	t.Helper()
 
+	// The input itself, not only its canonical form, must be https and
+	// free of userinfo and fragment: a validator that dropped them would
+	// store a URL other than the one the customer gave.
+	scheme, _, _ := strings.Cut(raw, ":")
+	require.True(t, strings.EqualFold(scheme, "https"), "ValidateStatic(%q) accepted scheme %q", raw, scheme)
+	require.NotContains(t, raw, "#", "ValidateStatic(%q) accepted a fragment", raw)
+	if u, err := url.Parse(raw); err == nil {
+		require.Nil(t, u.User, "ValidateStatic(%q) accepted userinfo %q", raw, u.User)
+	}
+
 	require.True(t, strings.HasPrefix(res.URL, "https://"), "ValidateStatic(%q).URL = %q; want https", raw, res.URL)
 	require.LessOrEqual(t, len(res.URL), maxLength, "ValidateStatic(%q).URL = %q", raw, res.URL)
 	for i := 0; i < len(res.URL); i++ {
