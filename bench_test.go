@@ -115,8 +115,8 @@ func (t *batchTimes) median() time.Duration {
 
 // runBatches runs batch once per iteration and reports the median batch
 // time per item as ns/<unit>, and the mean allocations and bytes per item
-// as allocs/<unit> and B/<unit>. The median drops the batches that another
-// process preempted, which a mean over the whole run counts in full.
+// as allocs/<unit> and B/<unit>. A minority of batches that another process
+// preempted does not move the median, but a mean counts them in full.
 func runBatches(b *testing.B, items int, unit string, batch func()) {
 	b.ReportAllocs()
 	times := newBatchTimes()
@@ -139,9 +139,8 @@ func runBatches(b *testing.B, items int, unit string, batch func()) {
 // reports, for each, the median batch time divided by the items in a
 // batch, and the ratio of the two medians. The order alternates so that
 // neither side always runs on a warmer cache. On a shared machine a load
-// change then hits both sides alike, and the median drops the batches
-// that another process preempted, which means and separate benchmarks
-// cannot do.
+// change then hits both sides alike, and a minority of preempted batches
+// does not move the medians.
 func interleave(bm *testing.B, items int, unit, nameA string, a func(), nameB string, b func()) {
 	bm.ReportAllocs()
 	timesA, timesB := newBatchTimes(), newBatchTimes()

@@ -70,7 +70,7 @@ var (
 )
 
 // BenchmarkAddrCheck times each address check over the whole mix in
-// testdata/addresses.tsv. ns/addr is the mean time per address.
+// testdata/addresses.tsv. ns/addr is the median batch time per address.
 func BenchmarkAddrCheck(b *testing.B) {
 	cases := loadAddrCases(b)
 	addrs := make([]netip.Addr, len(cases))
@@ -103,8 +103,8 @@ func BenchmarkAddrCheck(b *testing.B) {
 
 	// The ratios come from timing the checks in turns within each
 	// iteration, so a load change on the machine hits all of them alike,
-	// and from median batch times, which drop the batches another process
-	// preempted. The netip predicates give a floor that does not depend
+	// and from median batch times, which a minority of preempted batches
+	// does not move. The netip predicates give a floor that does not depend
 	// on the machine's speed.
 	b.Run("interleaved", func(b *testing.B) {
 		b.ReportAllocs()
@@ -170,8 +170,8 @@ func (t *batchTimes) median() time.Duration {
 
 // runBatches runs batch, one pass over the n addresses, once per iteration
 // and reports the median batch time per address as ns/addr, and the mean
-// allocations and bytes per address. The median drops the batches that
-// another process preempted, which a mean over the whole run counts in
+// allocations and bytes per address. A minority of batches that another
+// process preempted does not move the median, but a mean counts them in
 // full.
 func runBatches(b *testing.B, n int, batch func()) {
 	b.ReportAllocs()
