@@ -104,8 +104,8 @@ func BenchmarkAddrCheck(b *testing.B) {
 	// The ratios come from timing the checks in turns within each
 	// iteration, so a load change on the machine hits all of them alike,
 	// and from median batch times, which a minority of preempted batches
-	// does not move. The netip predicates give a floor that does not depend
-	// on the machine's speed.
+	// does not move. The netip predicates, timed in the same iteration,
+	// give a floor whose ratio to Classify depends little on the machine.
 	b.Run("interleaved", func(b *testing.B) {
 		b.ReportAllocs()
 		guardian := ssrf.New()
