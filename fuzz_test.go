@@ -184,24 +184,11 @@ func requirePublicName(t *testing.T, raw, name string) {
 // isNumericLabel reports whether label is a number to the WHATWG IPv4
 // parser or to inet_aton: decimal, octal with a leading 0, or hex with 0x.
 func isNumericLabel(label string) bool {
-	digits := label
 	if len(label) >= 2 && label[0] == '0' && (label[1] == 'x' || label[1] == 'X') {
-		for i := 2; i < len(label); i++ {
-			if !strings.ContainsRune("0123456789abcdefABCDEF", rune(label[i])) {
-				return false
-			}
-		}
-		return true
+		hex := label[2:]
+		return strings.Trim(hex, "0123456789abcdefABCDEF") == ""
 	}
-	if digits == "" {
-		return false
-	}
-	for i := 0; i < len(digits); i++ {
-		if digits[i] < '0' || digits[i] > '9' {
-			return false
-		}
-	}
-	return true
+	return label != "" && strings.Trim(label, "0123456789") == ""
 }
 
 // answerResolver returns a fixed answer for every name and records the
@@ -238,10 +225,10 @@ const (
 	answerModes
 )
 
-// decodeFakeAnswer reads addresses from b: a tag byte, then 4 bytes of
+// decodeAnswerAddrs reads addresses from b: a tag byte, then 4 bytes of
 // IPv4 for an even tag or 16 bytes of IPv6 for an odd one. Tags with bit 1
 // set add a zone to an IPv6 address or, for IPv4, give the zero Addr.
-func decodeFakeAnswer(b []byte) []netip.Addr {
+func decodeAnswerAddrs(b []byte) []netip.Addr {
 	var out []netip.Addr
 	for len(b) > 0 {
 		tag := b[0]
@@ -281,7 +268,7 @@ func FuzzValidate(f *testing.F) {
 	f.Add("https://hooks.example.com/", []byte{0, 93, 184, 215, 14, 0, 127, 0, 0, 1}, byte(answerAddrs))
 
 	f.Fuzz(func(t *testing.T, raw string, answer []byte, mode byte) {
-		resolver := &answerResolver{addrs: decodeFakeAnswer(answer)}
+		resolver := &answerResolver{addrs: decodeAnswerAddrs(answer)}
 		switch mode % answerModes {
 		case answerNotFound:
 			resolver.err = ErrDNSNotFound
