@@ -52,7 +52,13 @@ func newCache(max int, now func() time.Time) *cache {
 // concurrent callers. The shared lookup is detached from the first
 // caller's context, so that caller's cancellation does not fail the
 // others; each caller still stops waiting when its own context ends.
-func (c *cache) lookup(ctx context.Context, name string, resolve func(context.Context, string) lookupResult) ([]netip.Addr, error) {
+// upstream is what the cache asks on a miss; DNSResolver implements it. An
+// interface rather than a method value, which would allocate on every call.
+type upstream interface {
+	resolve(ctx context.Context, host string) lookupResult
+}
+
+func (c *cache) lookup(ctx context.Context, name string, up upstream) ([]netip.Addr, error) {
 	c.mu.Lock()
 	if e, ok := c.entries[name]; ok {
 		entry := e.Value.(*cacheEntry)
@@ -71,7 +77,7 @@ func (c *cache) lookup(ctx context.Context, name string, resolve func(context.Co
 		shared, cancel := context.WithCancel(context.WithoutCancel(ctx))
 		cl = &call{done: make(chan struct{}), cancel: cancel}
 		c.inflight[name] = cl
-		go c.run(shared, name, cl, resolve)
+		go c.run(shared, name, cl, up)
 	}
 	cl.waiters++
 	c.mu.Unlock()
@@ -101,8 +107,8 @@ func (c *cache) leave(name string, cl *call) {
 	cl.cancel()
 }
 
-func (c *cache) run(ctx context.Context, name string, cl *call, resolve func(context.Context, string) lookupResult) {
-	cl.res = resolve(ctx, name)
+func (c *cache) run(ctx context.Context, name string, cl *call, up upstream) {
+	cl.res = up.resolve(ctx, name)
 	cancelled := ctx.Err() != nil
 	cl.cancel()
 

@@ -44,6 +44,16 @@ var specialNames = []struct {
 	{"alt", ReasonSpecialUseHost, "non-DNS resolution, RFC 9476"},
 }
 
+// specialTLDs holds the last label of every specialNames suffix, so most
+// names skip the loop over the table with one map lookup.
+var specialTLDs = func() map[string]bool {
+	m := make(map[string]bool)
+	for _, s := range specialNames {
+		m[s.suffix[strings.LastIndexByte(s.suffix, '.')+1:]] = true
+	}
+	return m
+}()
+
 // checkHost applies the host rules. raw is the host as written, with
 // brackets around an IPv6 literal. The returned host is canonical.
 func checkHost(raw string) (host, *Error) {
@@ -67,7 +77,7 @@ func checkHost(raw string) (host, *Error) {
 		// checkLabels rejects the rest with a clearer message than IDNA's.
 		name = strings.ToLower(name)
 	default:
-		mapped, err := idna.Lookup.ToASCII(name)
+		mapped, err := toASCII(name)
 		if err != nil {
 			return host{}, &Error{Reason: ReasonInvalidHost, Value: raw, Err: err,
 				detail: "not a valid internationalized domain name"}
@@ -97,9 +107,11 @@ func checkHost(raw string) (host, *Error) {
 		return host{name: name, addr: addr}, nil
 	}
 
-	for _, s := range specialNames {
-		if hasLabelSuffix(name, s.suffix) {
-			return host{}, reject(s.reason, raw, "special-use name ("+s.source+")")
+	if specialTLDs[name[strings.LastIndexByte(name, '.')+1:]] {
+		for _, s := range specialNames {
+			if hasLabelSuffix(name, s.suffix) {
+				return host{}, reject(s.reason, raw, "special-use name ("+s.source+")")
+			}
 		}
 	}
 
@@ -115,6 +127,31 @@ func checkHost(raw string) (host, *Error) {
 		return host{}, reject(reason, raw, "")
 	}
 	return host{name: name}, nil
+}
+
+// idnaMemo remembers the ASCII form of internationalized names, for the
+// same reason and with the same bound as suffixMemo: the IDNA mapping is the
+// costliest step for such a name, and the same stored URL is validated
+// again before every delivery. Only successful mappings are kept.
+var (
+	idnaMemo      sync.Map // Unicode name -> ASCII name
+	idnaMemoCount atomic.Int64
+)
+
+func toASCII(name string) (string, error) {
+	if mapped, ok := idnaMemo.Load(name); ok {
+		return mapped.(string), nil
+	}
+	mapped, err := idna.Lookup.ToASCII(name)
+	if err != nil {
+		return "", err
+	}
+	if idnaMemoCount.Add(1) > suffixMemoSize {
+		idnaMemo.Clear()
+		idnaMemoCount.Store(0)
+	}
+	idnaMemo.Store(strings.Clone(name), mapped)
+	return mapped, nil
 }
 
 // suffixMemo remembers suffixReason's verdicts. Webhook hosts repeat, from

@@ -197,7 +197,7 @@ func (r *DNSResolver) LookupAddrs(ctx context.Context, host string) ([]netip.Add
 		res := r.resolve(ctx, key)
 		return res.addrs, res.err
 	}
-	return r.cache.lookup(ctx, key, r.resolve)
+	return r.cache.lookup(ctx, key, r)
 }
 
 func hasUpper(s string) bool {

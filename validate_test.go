@@ -731,3 +731,18 @@ func TestValidateNilContext(t *testing.T) {
 	_, err := v.Validate(nil, "https://hooks.example.info/") //lint:ignore SA1012 a nil context is the input under test
 	assert.ErrorIs(t, err, ErrDNSFailure, "a nil context fails closed instead of panicking")
 }
+
+func TestIDNAMemoBounded(t *testing.T) {
+	for i := range suffixMemoSize + 10 {
+		_, err := toASCII(fmt.Sprintf("bücher%d.example.com", i))
+		require.NoError(t, err)
+	}
+	assert.LessOrEqual(t, idnaMemoCount.Load(), int64(suffixMemoSize))
+	for range 2 {
+		mapped, err := toASCII("münchen.de")
+		require.NoError(t, err)
+		assert.Equal(t, "xn--mnchen-3ya.de", mapped)
+		_, err = toASCII("xn--a.example.com")
+		assert.Error(t, err, "a failed mapping is not remembered as a success")
+	}
+}
