@@ -314,7 +314,7 @@ func (v *Validator) parse(raw string) (Result, string, *Error) {
 		}
 	}
 
-	canonical, err := buildCanonical(h, port, tail)
+	canonical, err := buildCanonical(h, port, tail, raw)
 	if err != nil {
 		return Result{}, "", err
 	}
@@ -513,68 +513,71 @@ func isDigits(s string) bool {
 
 // buildCanonical assembles the canonical URL. The path and query are
 // copied with every byte outside the RFC 3986 character set for them
-// percent-encoded, so the result is ASCII and parses back to itself.
-func buildCanonical(h host, port uint16, tail string) (string, *Error) {
+// percent-encoded, so the result is ASCII and parses back to itself. When
+// the input is already canonical, as a stored URL is, it returns raw
+// itself and allocates nothing.
+func buildCanonical(h host, port uint16, tail, raw string) (string, *Error) {
 	path, query, hasQuery := tail, "", false
 	if i := strings.IndexByte(tail, '?'); i >= 0 {
 		path, query, hasQuery = tail[:i], tail[i+1:], true
 	}
 
-	var b strings.Builder
-	b.Grow(len("https://[]:65535/?") + len(h.name) + 3*len(tail))
-	b.WriteString("https://")
+	// Most URLs fit the stack buffer; longer ones grow on the heap.
+	b := make([]byte, 0, 256)
+	b = append(b, "https://"...)
 	if h.addr.Is6() {
-		b.WriteByte('[')
-		b.WriteString(h.name)
-		b.WriteByte(']')
+		b = append(b, '[')
+		b = append(b, h.name...)
+		b = append(b, ']')
 	} else {
-		b.WriteString(h.name)
+		b = append(b, h.name...)
 	}
 	if port != 443 {
-		var digits [5]byte
-		b.WriteByte(':')
-		b.Write(strconv.AppendUint(digits[:0], uint64(port), 10))
+		b = append(b, ':')
+		b = strconv.AppendUint(b, uint64(port), 10)
 	}
 	if path == "" {
-		b.WriteByte('/')
+		b = append(b, '/')
 	}
-	if err := appendEscaped(&b, path, false); err != nil {
+	var err *Error
+	if b, err = appendEscaped(b, path, false); err != nil {
 		return "", err
 	}
 	if hasQuery {
-		b.WriteByte('?')
-		if err := appendEscaped(&b, query, true); err != nil {
+		b = append(b, '?')
+		if b, err = appendEscaped(b, query, true); err != nil {
 			return "", err
 		}
 	}
-	return b.String(), nil
+	if string(b) == raw {
+		return raw, nil
+	}
+	return string(b), nil
 }
 
 const upperHex = "0123456789ABCDEF"
 
-// appendEscaped copies a path or query, keeping valid percent-escapes and
-// the characters RFC 3986 allows there (Section 3.3 and 3.4) and encoding
-// the rest. A '%' that does not start a valid escape is rejected rather
-// than guessed at.
-func appendEscaped(b *strings.Builder, s string, query bool) *Error {
+// appendEscaped appends a path or query to b, keeping valid
+// percent-escapes and the characters RFC 3986 allows there (Section 3.3
+// and 3.4) and encoding the rest. A '%' that does not start a valid escape
+// is rejected rather than guessed at.
+func appendEscaped(b []byte, s string, query bool) ([]byte, *Error) {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c == '%':
 			if i+2 >= len(s) || !isHexDigit(s[i+1]) || !isHexDigit(s[i+2]) {
-				return reject(ReasonInvalidURL, s, "invalid percent-encoding")
+				return b, reject(ReasonInvalidURL, s, "invalid percent-encoding")
 			}
-			b.WriteString(s[i : i+3])
+			b = append(b, s[i:i+3]...)
 			i += 2
 		case isPathChar(c) || (query && c == '?'):
-			b.WriteByte(c)
+			b = append(b, c)
 		default:
-			b.WriteByte('%')
-			b.WriteByte(upperHex[c>>4])
-			b.WriteByte(upperHex[c&0xf])
+			b = append(b, '%', upperHex[c>>4], upperHex[c&0xf])
 		}
 	}
-	return nil
+	return b, nil
 }
 
 // pathChars marks the bytes that may appear unencoded in a path:
