@@ -385,3 +385,39 @@ func BenchmarkResolveCold(b *testing.B) {
 	b.ReportMetric(float64(theirs.Nanoseconds())/float64(b.N), "stdlib-ns/op")
 	b.ReportMetric(float64(ours)/float64(theirs), "resolver/stdlib")
 }
+
+func TestResolverOversizedUDPReplyRetriesOverTCP(t *testing.T) {
+	srv := webhookurltest.Start(t, testZone())
+	// A reply with 300 A records is about 4,800 bytes: more than the UDP
+	// read buffer, so the datagram arrives cut and only TCP can carry it.
+	srv.SetRawResponder(func(req []byte) [][]byte {
+		query := new(dns.Msg)
+		if err := query.Unpack(req); err != nil {
+			return nil
+		}
+		reply := new(dns.Msg)
+		reply.SetReply(query)
+		reply.RecursionAvailable = true
+		q := query.Question[0]
+		if q.Qtype == dns.TypeA {
+			for i := range 300 {
+				reply.Answer = append(reply.Answer, &dns.A{
+					Hdr: dns.RR_Header{Name: q.Name, Rrtype: dns.TypeA, Class: dns.ClassINET, Ttl: 60},
+					A:   netip.AddrFrom4([4]byte{93, 184, byte(i >> 8), byte(i)}).AsSlice(),
+				})
+			}
+		}
+		packed, err := reply.Pack()
+		if err != nil {
+			return nil
+		}
+		return [][]byte{packed}
+	})
+	r := newTestResolver(t, srv.Addr())
+
+	addrs, err := r.LookupAddrs(context.Background(), "big.example.info")
+	require.NoError(t, err)
+	assert.Len(t, addrs, 300, "every address of the oversized answer")
+	assert.Equal(t, 2, srv.Queries("big.example.info", dns.TypeA), "the A query once over UDP and once over TCP")
+	assert.Equal(t, 1, srv.QueriesOver("tcp"), "only the oversized answer went to TCP")
+}
