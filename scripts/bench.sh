@@ -38,7 +38,7 @@ isolate() {
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 isolate "$out/root.test" -test.run '^$' \
-	-test.bench '^Benchmark(ClassifyMix|StaticCheck|ValidateWarm|ValidateCold)$' \
+	-test.bench '^Benchmark(ClassifyMix|StaticCheck|ValidateWarm|ValidateCold|ResolveCold|DeliveryOverhead)$' \
 	-test.count "$count" >"$out/webhookurl.txt"
 (cd benchmarks && isolate "$out/peers.test" -test.run '^$' -test.bench . \
 	-test.count "$count") >"$out/peers.txt"
