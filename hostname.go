@@ -129,10 +129,10 @@ func checkHost(raw string) (host, *Error) {
 	return host{name: name}, nil
 }
 
-// idnaMemo remembers the ASCII form of internationalized names, for the
-// same reason and with the same bound as suffixMemo: the IDNA mapping is the
-// costliest step for such a name, and the same stored URL is validated
-// again before every delivery. Only successful mappings are kept.
+// idnaMemo remembers the ASCII form of internationalized names, with the
+// same bound as suffixMemo. The IDNA mapping is the costliest step for such
+// a name, and the same stored URL is validated again before every
+// delivery. Only successful mappings are kept.
 var (
 	idnaMemo      sync.Map // Unicode name -> ASCII name
 	idnaMemoCount atomic.Int64
@@ -238,9 +238,9 @@ func isPlainASCII(name string) bool {
 }
 
 // checkLabels checks the length and characters of an ASCII name without
-// its trailing dot: letters, digits and hyphens only, no hyphen at either
-// end of a label and none in both the third and fourth position except in
-// punycode (UTS #46 Section 4.1, CheckHyphens).
+// its trailing dot. Labels hold letters, digits and hyphens only, with no
+// hyphen at either end. Outside punycode, a label must not have hyphens in
+// both the third and fourth position (UTS #46 Section 4.1, CheckHyphens).
 func checkLabels(raw, name string) *Error {
 	if name == "" {
 		return reject(ReasonInvalidHost, raw, "the host is empty")

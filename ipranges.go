@@ -71,7 +71,7 @@ var (
 	zonedAddress   = &rangeInfo{name: "address with an IPv6 zone, which names a local interface"}
 )
 
-// embedding says where a range carries an IPv4 address inside an IPv6 one.
+// embedding names where a range carries an IPv4 address inside an IPv6 one.
 type embedding uint8
 
 const (
@@ -287,8 +287,8 @@ func (c Classification) String() string {
 
 // Classify reports whether addr is a public address that a webhook may be
 // delivered to and, if not, which range of the table it fell in. An invalid
-// (zero) Addr is not public, and neither is an address with an IPv6 zone:
-// a zone names a local interface, so such an address is judged by its
+// (zero) Addr is not public, and neither is an address with an IPv6 zone,
+// because a zone names a local interface. A zoned address is judged by its
 // block when that is not public, and rejected as zoned otherwise. Classify
 // does not allocate and is safe for concurrent use.
 func Classify(addr netip.Addr) Classification {

@@ -22,7 +22,7 @@ import (
 //
 // An implementation returns every A and AAAA address it found. Its error
 // wraps ErrDNSNotFound when the name does not exist (NXDOMAIN) and
-// ErrNoAddresses when it exists without addresses (NODATA); every other
+// ErrNoAddresses when it exists without addresses (NODATA). Every other
 // error, including the context's, rejects the URL with ReasonDNSFailure.
 type Resolver interface {
 	LookupAddrs(ctx context.Context, host string) ([]netip.Addr, error)
@@ -464,10 +464,10 @@ func (r *DNSResolver) query(ctx context.Context, name string, qtype uint16) (*dn
 			case reply.Rcode == dns.RcodeNameError:
 				return reply, nil
 			case reply.Rcode != dns.RcodeSuccess:
-				last = fmt.Errorf("nameserver %s answered %s", server, dns.RcodeToString[reply.Rcode])
+				last = fmt.Errorf("nameserver %s returned %s", server, dns.RcodeToString[reply.Rcode])
 				continue
 			case isLame(reply):
-				last = fmt.Errorf("nameserver %s gave a lame reply (no recursion, no answer)", server)
+				last = fmt.Errorf("nameserver %s returned a lame reply (no recursion, no answer)", server)
 				continue
 			}
 			return reply, nil

@@ -34,8 +34,8 @@ type Config struct {
 	// the list.
 	Ports []uint16
 
-	// Allow lists prefixes that count as public even though the address
-	// table says otherwise, such as a partner network reached over a VPN.
+	// Allow lists prefixes that count as public although the address
+	// table marks them otherwise, such as a partner network over a VPN.
 	// A prefix matches the address as it appears; netip.Prefix.Contains
 	// never matches an IPv4-mapped IPv6 address against an IPv4 prefix.
 	Allow []netip.Prefix
@@ -67,7 +67,7 @@ type Validator struct {
 
 // New returns a Validator for cfg, or an error if cfg is invalid. It does
 // not query DNS. When cfg.Resolver is nil and cfg.DNS.Nameservers is empty,
-// New reads the nameserver lines of /etc/resolv.conf; if that fails, the
+// New reads the nameserver lines of /etc/resolv.conf. If that fails, the
 // static checks still work and every full validation fails with
 // ReasonDNSFailure.
 func New(cfg Config) (*Validator, error) {
@@ -404,7 +404,7 @@ func isScheme(s string) bool {
 }
 
 // splitAuthority splits host[:port] or [ipv6][:port]. The returned host keeps
-// its brackets so checkHost knows it was bracketed.
+// its brackets, which tell checkHost to parse an IPv6 literal.
 func splitAuthority(authority string) (host, port string, hasPort bool, err *Error) {
 	if strings.IndexByte(authority, '%') >= 0 {
 		// Percent-encoding in a host is legal in RFC 3986 but clients

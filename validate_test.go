@@ -464,7 +464,7 @@ func TestValidateDNS(t *testing.T) {
 		"denied-embedded.example.info":      {"64:ff9b::5db8:d763"},
 		"mapped-public-denied.example.info": {"::ffff:93.184.215.99"},
 	})
-	resolver.errs["failing.example.info"] = errors.New("nameserver 127.0.0.1:53 answered SERVFAIL")
+	resolver.errs["failing.example.info"] = errors.New("nameserver 127.0.0.1:53 returned SERVFAIL")
 	resolver.errs["nodata.example.info"] = fmt.Errorf("%w: nodata.example.info", ErrNoAddresses)
 
 	v := newTestValidator(t, Config{
