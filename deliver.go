@@ -57,6 +57,9 @@ type DeliveryError struct {
 	Err error
 }
 
+// Error returns the URL, the stage and the cause, for logs. An address
+// rejection names only the host; errors.As to *Error and its Detail give
+// the address and the range.
 func (e *DeliveryError) Error() string {
 	// The cause's own package prefix would repeat this one.
 	cause := strings.TrimPrefix(e.Err.Error(), "webhookurl: ")

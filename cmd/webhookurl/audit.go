@@ -83,7 +83,7 @@ func runAudit(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	flags.register(fs)
 	fs.BoolVar(&flags.onlyRejected, "only-rejected", false, "print only rejected and invalid records; the summary still counts all")
 	fs.BoolVar(&flags.noDuplicateCheck, "no-duplicate-check", false, "do not report repeated ids as duplicate_id, so that memory stays flat however\nlong the export; use it when the ids are known to be unique")
-	fs.IntVar(&flags.parallel, "parallel", 8, "maximum `number` of records validated at the same time; with -static,\nat most GOMAXPROCS, as the work needs no network")
+	fs.IntVar(&flags.parallel, "parallel", 8, "maximum `number` of records validated at the same time, from 1 to 1024;\nwith -static, at most GOMAXPROCS, as the work needs no network")
 	if code, done := parseFlags(fs, args); done {
 		return code
 	}
