@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -131,6 +132,13 @@ func (d *dialer) DialContext(ctx context.Context, network, address string) (net.
 	hostText, portText, err := net.SplitHostPort(address)
 	if err != nil {
 		return nil, &Error{Reason: ReasonInvalidHost, Value: address, Err: err, detail: "expected host:port"}
+	}
+	// SplitHostPort strips brackets from any host; only an IPv6 literal
+	// may have them, as in a URL.
+	if strings.HasPrefix(address, "[") {
+		if a, err := netip.ParseAddr(hostText); err != nil || !a.Is6() {
+			return nil, reject(ReasonInvalidHost, address, "brackets must hold an IPv6 address")
+		}
 	}
 	port, perr := d.v.checkPort(portText, true)
 	if perr != nil {

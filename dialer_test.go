@@ -539,3 +539,12 @@ func TestDialParallelFailureStartsNext(t *testing.T) {
 	require.NoError(t, err, "DialContext")
 	assert.Equal(t, v4, conn.(*fakeConn).addr.Addr(), "winner")
 }
+
+func TestDialContextRejectsBracketedName(t *testing.T) {
+	v, err := New(Config{Resolver: hookResolver(), Allow: []netip.Prefix{netip.PrefixFrom(hookAddr, 32)}})
+	require.NoError(t, err)
+	for _, address := range []string{"[hooks.example.info]:443", "[127.0.0.2]:443"} {
+		_, err := v.DialContext(context.Background(), "tcp", address)
+		assert.ErrorIs(t, err, ErrInvalidHost, "DialContext(%q)", address)
+	}
+}

@@ -531,7 +531,11 @@ func (r *dialRun) do() {
 		if err != nil {
 			return // net/http cannot send it, so it cannot reach anything
 		}
-		r.literal = literalOfHost(req.URL.Hostname())
+		// net/http refuses other schemes before it dials, with its own
+		// error, so only http and https requests must meet the policy.
+		if req.URL.Scheme == "http" || req.URL.Scheme == "https" {
+			r.literal = literalOfHost(req.URL.Hostname())
+		}
 		tr := r.v.Transport(r.opts)
 		defer tr.CloseIdleConnections()
 		resp, err := tr.RoundTrip(req)
