@@ -15,7 +15,7 @@ import (
 	"github.com/fintoro/webhookurl/webhookurltest"
 )
 
-// fakeClock is a clock that moves only when told to.
+// fakeClock is a clock that moves only when a test advances it.
 type fakeClock struct {
 	mu  sync.Mutex
 	now time.Time

@@ -74,7 +74,7 @@ func (v verdict) writeText(w io.Writer) error {
 	return err
 }
 
-// formatAddresses lists addrs in brackets, or says that nothing was
+// formatAddresses lists addrs in brackets, or notes that nothing was
 // resolved, which only happens for a DNS name in a -static run.
 func formatAddresses(addrs []string) string {
 	if len(addrs) == 0 {
