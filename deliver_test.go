@@ -258,14 +258,7 @@ func TestDeliverRedirectNotFollowed(t *testing.T) {
 }
 
 func TestDeliverSilentServer(t *testing.T) {
-	release := make(chan struct{})
-	s := startHookServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	t.Cleanup(func() { close(release) })
+	s := startSilentServer(t)
 	v := newDeliveryValidator(t, hookResolver(), Config{})
 	d := newTestDeliverer(t, v, ClientOptions{Transport: TransportOptions{ResponseHeaderTimeout: 200 * time.Millisecond}})
 	url := s.url("hooks.example.info", "/")

@@ -205,14 +205,7 @@ func TestTransportControlSurvivesWrapping(t *testing.T) {
 }
 
 func TestTransportResponseHeaderTimeout(t *testing.T) {
-	release := make(chan struct{})
-	s := startHookServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	t.Cleanup(func() { close(release) })
+	s := startSilentServer(t)
 	v := newDeliveryValidator(t, hookResolver(), Config{})
 	client := &http.Client{Transport: v.Transport(TransportOptions{
 		TLSConfig:             hookClientTLS(t),
@@ -539,4 +532,19 @@ func TestProxyAddressDefaultPorts(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, tt.want, proxyAddress(u), "proxyAddress(%q)", tt.proxy)
 	}
+}
+
+// startSilentServer starts a hook server that accepts requests and never
+// answers them until the test ends or the client gives up.
+func startSilentServer(t *testing.T) *hookServer {
+	t.Helper()
+	release := make(chan struct{})
+	s := startHookServer(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(release) })
+	return s
 }

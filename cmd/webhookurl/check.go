@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 )
@@ -35,12 +34,7 @@ Flags:
 const maxLineBytes = 1 << 20
 
 func runCheck(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, h hooks) int {
-	fs := flag.NewFlagSet("check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprint(fs.Output(), checkUsage)
-		fs.PrintDefaults()
-	}
+	fs := newFlagSet("check", checkUsage, stderr)
 	var flags commonFlags
 	flags.register(fs)
 	if code, done := parseFlags(fs, args); done {

@@ -124,6 +124,18 @@ func (c *commonFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.timeout, "timeout", defaultTimeout, "maximum `duration` of the validation of one URL, DNS queries included")
 }
 
+// newFlagSet returns the flag set of a command, which prints usage and
+// then the flags to stderr, and reports errors instead of exiting.
+func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
 // parseFlags parses args into fs and reports the exit status to return
 // right away, if any: exitOK after -h, exitUsage after a bad flag.
 func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
