@@ -567,7 +567,7 @@ func TestBypassDNSReplyTricks(t *testing.T) {
 		hook func(req, resp *dns.Msg)
 		want error
 		// addrs is what an accepted lookup must return: the records that
-		// the resolver ignored are not in it, so the dialer never sees them.
+		// the resolver ignored are not in it, so the dialer never gets them.
 		addrs []netip.Addr
 	}{
 		{
@@ -752,7 +752,7 @@ func guardedDeliverer(t *testing.T, v *Validator, opts ClientOptions) (*Delivere
 }
 
 // deliveryValidator returns a Validator that resolves through dnsServer
-// without a cache, so that every dial sees the current answer, and treats
+// without a cache, so that every dial gets the current answer, and treats
 // 127.0.0.2 as public.
 func deliveryValidator(t *testing.T, dnsServer *webhookurltest.Server) *Validator {
 	t.Helper()
@@ -795,7 +795,7 @@ func TestBypassDeliveryRebinding(t *testing.T) {
 			d, rec := guardedDeliverer(t, v, ClientOptions{})
 
 			t.Run("second lookup", func(t *testing.T) {
-				// The first lookup, at subscription, sees the public
+				// The first lookup, at subscription, gets the public
 				// address with a TTL of 0; every later one the private.
 				dnsServer.SetSequence("rebind.example.info",
 					[]webhookurltest.Record{a("127.0.0.2").WithTTL(0)},
@@ -1044,7 +1044,7 @@ func TestBypassDeliveryProxyEnv(t *testing.T) {
 
 // TestBypassTransportNotations sends requests straight through Transport
 // for URLs that net/http reads as the forbidden twin, bypassing the
-// Validator's URL rules, so that only the dialer stands in the way.
+// Validator's URL rules, so that only the dialer can stop them.
 func TestBypassTransportNotations(t *testing.T) {
 	s := startHookServer(t, okHandler())
 	dnsServer := webhookurltest.Start(t, webhookurltest.Zone{"twin.example.info": {webhookurltest.A("127.0.0.1")}})

@@ -506,7 +506,8 @@ func startReplyServer(tb testing.TB) *replyServer {
 
 func (s *replyServer) addr() string { return s.udp.LocalAddr().String() }
 
-// reset installs the reply for the next lookup and forgets what was sent.
+// reset installs the reply for the next lookup and clears the record of
+// what was sent.
 func (s *replyServer) reset(template []byte, mode byte) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -101,11 +101,11 @@ func embeddingRow(prefix, name, rfc string, e embedding) tableRow {
 	return r
 }
 
-// table lists every block that is not a valid webhook destination: the
-// blocks the IANA special-purpose registries mark not globally reachable,
-// the blocks they mark N/A, multicast, reserved and broadcast space, all of
-// IPv6 outside global unicast 2000::/3, and cloud metadata addresses that sit
-// in public space.
+// table lists every block that is not a valid webhook destination. These
+// are the blocks the IANA special-purpose registries mark not globally
+// reachable or N/A, multicast, reserved and broadcast space, all of IPv6
+// outside global unicast 2000::/3, and cloud metadata addresses that sit in
+// public space.
 //
 // Where the registry marks a smaller block inside a not globally reachable
 // one as reachable (the anycast and ORCHIDv2 blocks inside 192.0.0.0/24 and

@@ -125,10 +125,10 @@ func toRRs(name string, records []Record) ([]dns.RR, error) {
 }
 
 // checkOwner rejects an owner name that no client would ever query, so a
-// typo in a Zone fails the test instead of turning into NXDOMAIN: a name
-// that is not ASCII, because clients query the punycode form, a name with
-// a space or control character, and a name that is not a valid domain
-// name, such as one with an empty label.
+// typo in a Zone fails the test instead of turning into NXDOMAIN. It
+// rejects names that are not ASCII, because clients query the punycode
+// form, names with a space or control character, and names that are not
+// valid domain names, such as one with an empty label.
 func checkOwner(name string) error {
 	for i := 0; i < len(name); i++ {
 		switch c := name[i]; {

@@ -331,8 +331,8 @@ func TestFaultForEveryName(t *testing.T) {
 }
 
 // readDatagrams sends a query for name over a plain UDP socket and returns
-// the first count datagrams that come back, so a test sees replies that
-// dns.Client would skip.
+// the first count datagrams that come back, so a test can inspect replies
+// that dns.Client would skip.
 func readDatagrams(t *testing.T, s *webhookurltest.Server, name string, count int) (*dns.Msg, [][]byte) {
 	t.Helper()
 

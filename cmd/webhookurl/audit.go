@@ -240,7 +240,7 @@ func (a *auditor) run(ctx context.Context, name string, input io.Reader) int {
 	}
 	if sum.Records == 0 && !failed {
 		// An empty export is more often a failed dump than an empty
-		// platform, so say so even though nothing was rejected.
+		// platform, so warn even though nothing was rejected.
 		fmt.Fprintf(a.stderr, "webhookurl audit: warning: %s has no records\n", name)
 	}
 	if failed || sum.Rejected > 0 || sum.Invalid > 0 {

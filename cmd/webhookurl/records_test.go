@@ -12,7 +12,7 @@ import (
 
 // parseBothWays parses each record with the fast path allowed and with the
 // slow path only, each through its own reader, so that duplicate detection
-// sees the same ids in the same order.
+// gets the same ids in the same order.
 func parseBothWays(records []string) (fast, slow []subscription) {
 	fastReader := &recordReader{ids: newIDSet()}
 	slowReader := &recordReader{ids: newIDSet()}
